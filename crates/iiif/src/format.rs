@@ -1,0 +1,78 @@
+//! The output format: the extension of the last URL segment.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An output format Tessera can encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    /// JPEG (`jpg`).
+    Jpg,
+    /// PNG (`png`).
+    Png,
+    /// WebP (`webp`).
+    Webp,
+    /// GIF (`gif`).
+    Gif,
+    /// TIFF (`tif`).
+    Tif,
+}
+
+impl OutputFormat {
+    /// Every format, `jpg` and `png` (the level-2 ones) first.
+    pub const ALL: [OutputFormat; 5] = [
+        OutputFormat::Jpg,
+        OutputFormat::Png,
+        OutputFormat::Webp,
+        OutputFormat::Gif,
+        OutputFormat::Tif,
+    ];
+
+    /// The URL extension.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            OutputFormat::Jpg => "jpg",
+            OutputFormat::Png => "png",
+            OutputFormat::Webp => "webp",
+            OutputFormat::Gif => "gif",
+            OutputFormat::Tif => "tif",
+        }
+    }
+
+    /// The `Content-Type` of a response in this format.
+    pub fn media_type(&self) -> &'static str {
+        match self {
+            OutputFormat::Jpg => "image/jpeg",
+            OutputFormat::Png => "image/png",
+            OutputFormat::Webp => "image/webp",
+            OutputFormat::Gif => "image/gif",
+            OutputFormat::Tif => "image/tiff",
+        }
+    }
+
+    /// Whether the format can carry transparency (rotation backgrounds are transparent there).
+    pub fn has_alpha(&self) -> bool {
+        !matches!(self, OutputFormat::Jpg)
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.extension())
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "jpg" => OutputFormat::Jpg,
+            "png" => OutputFormat::Png,
+            "webp" => OutputFormat::Webp,
+            "gif" => OutputFormat::Gif,
+            "tif" => OutputFormat::Tif,
+            _ => return Err(()),
+        })
+    }
+}

@@ -1,0 +1,278 @@
+//! `info.json`: the image information document of each version, and the tiles and sizes it advertises.
+
+use crate::{ApiVersion, Dimensions, Limits, OutputFormat, Quality};
+use serde_json::{json, Map, Value};
+
+/// A set of tiles of one size, available at several scale factors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileSet {
+    /// Tile width in pixels (in the output, at every scale factor).
+    pub width: u32,
+    /// Tile height in pixels.
+    pub height: u32,
+    /// Scale factors at which these tiles are efficient, ascending.
+    pub scale_factors: Vec<u32>,
+}
+
+/// What `info.json` describes: one image as served under one id.
+#[derive(Debug, Clone)]
+pub struct ImageService<'a> {
+    /// The service's base URI: scheme, host, prefix and identifier, no trailing slash.
+    pub id: &'a str,
+    /// Full-resolution size.
+    pub dimensions: Dimensions,
+    /// Preferred sizes of the full image, ascending.
+    pub sizes: &'a [Dimensions],
+    /// Tile sets.
+    pub tiles: &'a [TileSet],
+    /// The server's limits.
+    pub limits: &'a Limits,
+}
+
+/// Features beyond level 2 that Tessera supports (3.0 names).
+const EXTRA_FEATURES_V3: [&str; 5] = [
+    "canonicalLinkHeader",
+    "mirroring",
+    "profileLinkHeader",
+    "rotationArbitrary",
+    "sizeUpscaling",
+];
+
+/// Every feature Tessera supports, as 2.1 names them.
+const SUPPORTS_V2: [&str; 18] = [
+    "baseUriRedirect",
+    "canonicalLinkHeader",
+    "cors",
+    "jsonldMediaType",
+    "mirroring",
+    "profileLinkHeader",
+    "regionByPct",
+    "regionByPx",
+    "regionSquare",
+    "rotationArbitrary",
+    "rotationBy90s",
+    "sizeAboveFull",
+    "sizeByConfinedWh",
+    "sizeByDistortedWh",
+    "sizeByH",
+    "sizeByPct",
+    "sizeByW",
+    "sizeByWh",
+];
+
+impl ImageService<'_> {
+    /// The `info.json` document for `version`.
+    pub fn to_json(&self, version: ApiVersion) -> Value {
+        match version {
+            ApiVersion::V3 => self.v3(),
+            ApiVersion::V2 => self.v2(),
+        }
+    }
+
+    fn v3(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert("@context".into(), json!(ApiVersion::V3.context()));
+        doc.insert("id".into(), json!(self.id));
+        doc.insert("type".into(), json!("ImageService3"));
+        doc.insert("protocol".into(), json!("http://iiif.io/api/image"));
+        doc.insert("profile".into(), json!("level2"));
+        doc.insert("width".into(), json!(self.dimensions.width));
+        doc.insert("height".into(), json!(self.dimensions.height));
+        self.insert_limits(&mut doc);
+        self.insert_sizes_and_tiles(&mut doc, true);
+        let extra_formats: Vec<&str> = OutputFormat::ALL
+            .iter()
+            .filter(|f| !matches!(f, OutputFormat::Jpg | OutputFormat::Png))
+            .map(|f| f.extension())
+            .collect();
+        let extra_qualities: Vec<&str> = Quality::ALL[1..].iter().map(|q| q.as_str()).collect();
+        doc.insert("extraFormats".into(), json!(extra_formats));
+        doc.insert("extraQualities".into(), json!(extra_qualities));
+        doc.insert("extraFeatures".into(), json!(EXTRA_FEATURES_V3));
+        Value::Object(doc)
+    }
+
+    fn v2(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert("@context".into(), json!(ApiVersion::V2.context()));
+        doc.insert("@id".into(), json!(self.id));
+        doc.insert("protocol".into(), json!("http://iiif.io/api/image"));
+        doc.insert("width".into(), json!(self.dimensions.width));
+        doc.insert("height".into(), json!(self.dimensions.height));
+        self.insert_sizes_and_tiles(&mut doc, false);
+        let mut profile = Map::new();
+        let formats: Vec<&str> = OutputFormat::ALL.iter().map(|f| f.extension()).collect();
+        let qualities: Vec<&str> = Quality::ALL.iter().map(|q| q.as_str()).collect();
+        profile.insert("formats".into(), json!(formats));
+        profile.insert("qualities".into(), json!(qualities));
+        profile.insert("supports".into(), json!(SUPPORTS_V2));
+        self.insert_limits(&mut profile);
+        doc.insert(
+            "profile".into(),
+            json!([ApiVersion::V2.level2_profile_uri(), Value::Object(profile)]),
+        );
+        Value::Object(doc)
+    }
+
+    fn insert_limits(&self, doc: &mut Map<String, Value>) {
+        if let Some(w) = self.limits.max_width {
+            doc.insert("maxWidth".into(), json!(w));
+        }
+        if let Some(h) = self.limits.max_height {
+            doc.insert("maxHeight".into(), json!(h));
+        }
+        if let Some(a) = self.limits.max_area {
+            doc.insert("maxArea".into(), json!(a));
+        }
+    }
+
+    fn insert_sizes_and_tiles(&self, doc: &mut Map<String, Value>, typed: bool) {
+        let sizes: Vec<Value> = self
+            .sizes
+            .iter()
+            .map(|s| {
+                let mut o = Map::new();
+                if typed {
+                    o.insert("type".into(), json!("Size"));
+                }
+                o.insert("width".into(), json!(s.width));
+                o.insert("height".into(), json!(s.height));
+                Value::Object(o)
+            })
+            .collect();
+        let tiles: Vec<Value> = self
+            .tiles
+            .iter()
+            .map(|t| {
+                let mut o = Map::new();
+                if typed {
+                    o.insert("type".into(), json!("Tile"));
+                }
+                o.insert("width".into(), json!(t.width));
+                o.insert("height".into(), json!(t.height));
+                o.insert("scaleFactors".into(), json!(t.scale_factors));
+                Value::Object(o)
+            })
+            .collect();
+        if !sizes.is_empty() {
+            doc.insert("sizes".into(), Value::Array(sizes));
+        }
+        if !tiles.is_empty() {
+            doc.insert("tiles".into(), Value::Array(tiles));
+        }
+    }
+}
+
+/// The size of the full image at scale factor `s`, as viewers compute it: each side divided and rounded up.
+pub fn scaled(image: Dimensions, s: u32) -> Dimensions {
+    Dimensions::new(image.width.div_ceil(s), image.height.div_ceil(s))
+}
+
+/// Square tiles of `tile` pixels at scale factors 1, 2, 4, … up to the first at which the whole image fits one tile.
+/// A tile larger than the limits allow is shrunk to fit them.
+pub fn default_tiles(image: Dimensions, tile: u32, limits: &Limits) -> TileSet {
+    let mut tile = tile.max(1);
+    while tile > 1 && !limits.allows(Dimensions::new(tile, tile)) {
+        tile /= 2;
+    }
+    let mut scale_factors = vec![1];
+    let mut s = 1u32;
+    while (image.width.div_ceil(s) > tile || image.height.div_ceil(s) > tile) && s < (1 << 20) {
+        s *= 2;
+        scale_factors.push(s);
+    }
+    TileSet {
+        width: tile,
+        height: tile,
+        scale_factors,
+    }
+}
+
+/// Preferred sizes of the full image: halvings from the full size down to about `smallest` pixels on the
+/// long side, ascending, keeping only those within the limits.
+pub fn default_sizes(image: Dimensions, smallest: u32, limits: &Limits) -> Vec<Dimensions> {
+    let mut sizes = Vec::new();
+    let mut s = 1u32;
+    loop {
+        let d = scaled(image, s);
+        if limits.allows(d) {
+            sizes.push(d);
+        }
+        if d.width.max(d.height) <= smallest || (d.width == 1 && d.height == 1) || s >= (1 << 20) {
+            break;
+        }
+        s *= 2;
+    }
+    sizes.reverse();
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_cover_down_to_one_tile() {
+        let t = default_tiles(Dimensions::new(6000, 4000), 512, &Limits::default());
+        assert_eq!(t.scale_factors, vec![1, 2, 4, 8, 16]);
+        let t = default_tiles(Dimensions::new(300, 200), 512, &Limits::default());
+        assert_eq!(t.scale_factors, vec![1]);
+    }
+
+    #[test]
+    fn sizes_ascend_and_respect_limits() {
+        let s = default_sizes(Dimensions::new(1000, 750), 100, &Limits::default());
+        assert_eq!(s.first(), Some(&Dimensions::new(63, 47)));
+        assert_eq!(s.last(), Some(&Dimensions::new(1000, 750)));
+        let limits = Limits {
+            max_width: Some(600),
+            ..Limits::default()
+        };
+        let s = default_sizes(Dimensions::new(1000, 750), 100, &limits);
+        assert_eq!(s.last(), Some(&Dimensions::new(500, 375)));
+    }
+
+    #[test]
+    fn v3_document_has_the_required_properties() {
+        let limits = Limits {
+            max_width: Some(2000),
+            ..Limits::default()
+        };
+        let tiles = [default_tiles(Dimensions::new(1000, 750), 512, &limits)];
+        let svc = ImageService {
+            id: "https://x.org/iiif/3/a",
+            dimensions: Dimensions::new(1000, 750),
+            sizes: &[],
+            tiles: &tiles,
+            limits: &limits,
+        };
+        let v = svc.to_json(ApiVersion::V3);
+        assert_eq!(v["@context"], "http://iiif.io/api/image/3/context.json");
+        assert_eq!(v["type"], "ImageService3");
+        assert_eq!(v["profile"], "level2");
+        assert_eq!(v["maxWidth"], 2000);
+        assert_eq!(v["tiles"][0]["scaleFactors"], json!([1, 2]));
+        assert_eq!(v["extraFormats"], json!(["webp", "gif", "tif"]));
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(text.starts_with("{\"@context\""), "{text}");
+    }
+
+    #[test]
+    fn v2_document_carries_a_profile_object() {
+        let limits = Limits::default();
+        let svc = ImageService {
+            id: "http://x/iiif/2/a",
+            dimensions: Dimensions::new(10, 10),
+            sizes: &[],
+            tiles: &[],
+            limits: &limits,
+        };
+        let v = svc.to_json(ApiVersion::V2);
+        assert_eq!(v["@id"], "http://x/iiif/2/a");
+        assert_eq!(v["profile"][0], "http://iiif.io/api/image/2/level2.json");
+        assert!(v["profile"][1]["supports"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("sizeAboveFull")));
+    }
+}

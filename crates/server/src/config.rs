@@ -1,0 +1,369 @@
+//! Configuration: one typed struct, read from defaults, then a TOML file, then `TESSERA_*` environment
+//! variables, then command-line flags, each overriding the one before.
+
+use crate::cli::ServeArgs;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The prefix of environment variables that override config keys: `TESSERA_<SECTION>_<KEY>`.
+pub const ENV_PREFIX: &str = "TESSERA_";
+
+/// Everything Tessera can be told.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP listener and how it names itself.
+    pub server: ServerConfig,
+    /// Where images come from.
+    pub images: ImagesConfig,
+    /// Limits on requests and decoding.
+    pub limits: LimitsConfig,
+    /// Output encoding and what info.json advertises.
+    pub output: OutputConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Base URL for ids and links; when unset, built from the request's headers.
+    pub public_base_url: Option<String>,
+    /// Longest request URL accepted, in bytes (longer ones get 414).
+    pub max_url_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_base_url: None,
+            max_url_bytes: 4096,
+        }
+    }
+}
+
+/// `[images]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// The folder whose files are served; identifiers are paths relative to it.
+    pub root: PathBuf,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        Self {
+            root: default_images_root(),
+        }
+    }
+}
+
+/// The sample images: `./images` when run from the repository, else the repository's copy.
+fn default_images_root() -> PathBuf {
+    let here = Path::new("images");
+    if here.join("README.md").is_file() {
+        return here.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../images")
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// `maxWidth`: widest output allowed.
+    pub max_width: Option<u32>,
+    /// `maxHeight`: tallest output allowed.
+    pub max_height: Option<u32>,
+    /// `maxArea`: most output pixels allowed.
+    pub max_area: Option<u64>,
+    /// Upscaling limit, per side, relative to the region.
+    pub max_scale: f64,
+    /// Source images declaring more pixels than this are refused before decoding.
+    pub max_source_pixels: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_width: None,
+            max_height: None,
+            max_area: None,
+            max_scale: 4.0,
+            max_source_pixels: 1_000_000_000,
+        }
+    }
+}
+
+/// `[output]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// JPEG quality, 1–100.
+    pub jpeg_quality: u8,
+    /// WebP quality, 1–100.
+    pub webp_quality: u8,
+    /// Tile width and height advertised in info.json for untiled images.
+    pub tile_size: u32,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            jpeg_quality: 85,
+            webp_quality: 80,
+            tile_size: 512,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `tessera=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML (after environment overrides) does not describe a valid config.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Load from `args.config` (if any), the environment `env`, and `args`' flags.
+    pub fn load(
+        args: &ServeArgs,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.apply_args(args);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_args(&mut self, args: &ServeArgs) {
+        if let Some(v) = &args.images {
+            self.images.root = v.clone();
+        }
+        if let Some(v) = args.listen {
+            self.server.listen = v;
+        }
+        if let Some(v) = &args.public_base_url {
+            self.server.public_base_url = Some(v.clone());
+        }
+        self.limits.max_width = args.max_width.or(self.limits.max_width);
+        self.limits.max_height = args.max_height.or(self.limits.max_height);
+        self.limits.max_area = args.max_area.or(self.limits.max_area);
+        if let Some(v) = args.max_scale {
+            self.limits.max_scale = v;
+        }
+        if let Some(v) = &args.log_format {
+            self.log.format = v.clone();
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(self.limits.max_scale.is_finite() && self.limits.max_scale >= 1.0) {
+            return bad(format!(
+                "limits.max_scale must be at least 1, not {}",
+                self.limits.max_scale
+            ));
+        }
+        for (name, q) in [
+            ("output.jpeg_quality", self.output.jpeg_quality),
+            ("output.webp_quality", self.output.webp_quality),
+        ] {
+            if !(1..=100).contains(&q) {
+                return bad(format!("{name} must be from 1 to 100, not {q}"));
+            }
+        }
+        if self.output.tile_size < 16 {
+            return bad(format!(
+                "output.tile_size must be at least 16, not {}",
+                self.output.tile_size
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad(format!(
+                "log.format must be text or json, not {:?}",
+                self.log.format
+            ));
+        }
+        if let Some(url) = &self.server.public_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return bad(format!(
+                    "server.public_base_url must start with http:// or https://: {url:?}"
+                ));
+            }
+        }
+        for (name, v) in [
+            ("max_width", self.limits.max_width),
+            ("max_height", self.limits.max_height),
+        ] {
+            if v == Some(0) {
+                return bad(format!("limits.{name} must be positive"));
+            }
+        }
+        if self.limits.max_height.is_some() && self.limits.max_width.is_none() {
+            return bad("limits.max_height needs limits.max_width too (the IIIF spec requires maxWidth with maxHeight)".into());
+        }
+        Ok(())
+    }
+
+    /// The IIIF size limits this config sets.
+    pub fn iiif_limits(&self) -> tessera_iiif::Limits {
+        tessera_iiif::Limits {
+            max_width: self.limits.max_width,
+            max_height: self.limits.max_height,
+            max_area: self.limits.max_area,
+            max_scale: self.limits.max_scale,
+        }
+    }
+}
+
+/// Put `TESSERA_<SECTION>_<KEY>=value` variables into `table` as `[section] key = value`.
+/// Values are read as TOML (numbers, booleans) when they parse as such, otherwise as strings.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once('_') else {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: expected {ENV_PREFIX}<SECTION>_<KEY>"
+            )));
+        };
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(value));
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(section_table) = entry else {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: [{section}] is not a section"
+            )));
+        };
+        section_table.insert(key, parsed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/tessera.example.toml");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args, []).unwrap();
+        assert_eq!(config.output.jpeg_quality, 85);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "[limits]\nmax_width = 100\nmax_scale = 2.0\n[server]\npublic_base_url = \"https://a.org\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            max_scale: Some(3.0),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(
+            &args,
+            env(&[
+                ("TESSERA_LIMITS_MAX_WIDTH", "200"),
+                ("TESSERA_SERVER_PUBLIC_BASE_URL", "https://b.org"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.limits.max_width, Some(200));
+        assert_eq!(config.limits.max_scale, 3.0);
+        assert_eq!(
+            config.server.public_base_url.as_deref(),
+            Some("https://b.org")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_LIMITS_MAX_WIDHT", "1")])
+        )
+        .is_err());
+        assert!(Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_OUTPUT_JPEG_QUALITY", "0")])
+        )
+        .is_err());
+        assert!(Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_LIMITS_MAX_SCALE", "0.5")])
+        )
+        .is_err());
+        assert!(Config::load(&ServeArgs::default(), env(&[("TESSERA_NOSECTION", "1")])).is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! Errors as HTTP responses: every failure maps to one status and a short readable body, in one place.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tessera_iiif::{PathError, RequestError};
+use tessera_image::ImageError;
+use tessera_source::ResolveError;
+
+/// A failed request: a status and a message for the client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, in one line.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(status = self.status.as_u16(), error = %self.message, "request failed");
+        }
+        let reason = self.status.canonical_reason().unwrap_or("Error");
+        let body = format!("{} {reason}: {}\n", self.status.as_u16(), self.message);
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        let status = match e {
+            RequestError::Syntax { .. } | RequestError::OutOfBounds(_) => StatusCode::BAD_REQUEST,
+            RequestError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<PathError> for ApiError {
+    fn from(e: PathError) -> Self {
+        let status = match e {
+            PathError::NotFound => StatusCode::NOT_FOUND,
+            PathError::BadEncoding => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        let status = match e {
+            ResolveError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ResolveError::NotFound | ResolveError::Ambiguous(_) => StatusCode::NOT_FOUND,
+            ResolveError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<ImageError> for ApiError {
+    fn from(e: ImageError) -> Self {
+        let status = match e {
+            ImageError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            ImageError::UnknownFormat
+            | ImageError::Corrupt(_)
+            | ImageError::TooLarge(_)
+            | ImageError::Io(_)
+            | ImageError::Encode { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}

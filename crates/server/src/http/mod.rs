@@ -1,0 +1,100 @@
+//! The HTTP face: routes, CORS, URL limits.
+
+mod base_url;
+mod error;
+mod iiif;
+mod negotiate;
+
+pub use error::ApiError;
+
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+/// The whole application.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/iiif/{*rest}", get(iiif::handle).options(preflight))
+        .route("/", get(index))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            limit_url,
+        ))
+        .layer(middleware::map_response(cors))
+        .with_state(state)
+}
+
+/// Refuse overlong URLs before any work.
+async fn limit_url(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if len > state.max_url_bytes {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the URL is longer than {} bytes", state.max_url_bytes),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// CORS on every response, errors included.
+async fn cors(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Link, Content-Type, Content-Length"),
+    );
+    response
+}
+
+/// `OPTIONS`: a CORS preflight answer.
+async fn preflight(headers: HeaderMap) -> Response {
+    let allow_headers = headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("*"));
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, HEAD, OPTIONS"),
+            ),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers),
+            (
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            ),
+            (
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, OPTIONS"),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+/// `/`: where to start.
+async fn index() -> &'static str {
+    "Tessera IIIF Image API server.\nImage API 3.0: /iiif/3/{identifier}/info.json\nImage API 2.1: /iiif/2/{identifier}/info.json\n"
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "nothing here; IIIF services live under /iiif/2/ and /iiif/3/",
+    )
+}

@@ -1,0 +1,19 @@
+//! `tessera`: parse the command line and run the subcommand. Wiring only.
+
+use clap::Parser;
+use std::process::ExitCode;
+use tessera::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => tessera::serve::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! `tessera serve`: load the config, bind, serve until Ctrl-C or SIGTERM.
+
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::state::AppState;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+/// Run the server; returns when it has shut down.
+pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load(args, std::env::vars())?;
+    init_logging(&config);
+    let state = Arc::new(AppState::new(&config)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+        let addr = listener.local_addr()?;
+        tracing::info!(images = %state.resolver.root().display(), %addr, "serving");
+        println!(
+            "Tessera is serving {} on http://{addr}/iiif/3/",
+            state.resolver.root().display()
+        );
+        if let Some(example) = first_image(state.resolver.root()) {
+            println!("Try: http://{addr}/iiif/3/{example}/info.json");
+        }
+        axum::serve(listener, crate::http::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// The identifier of some image in `root`, to print a working URL.
+fn first_image(root: &std::path::Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| {
+            n.rsplit_once('.').is_some_and(|(_, ext)| {
+                tessera_source::IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+            })
+        })
+        .collect();
+    names.sort();
+    let name = names.into_iter().next()?;
+    Some(tessera_iiif::encode_identifier(&name, false))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
