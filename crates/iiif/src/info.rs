@@ -115,13 +115,14 @@ impl ImageService<'_> {
     }
 
     fn insert_limits(&self, doc: &mut Map<String, Value>) {
-        if let Some(w) = self.limits.max_width {
+        let (max_width, max_height, max_area) = self.limits.advertised(self.dimensions);
+        if let Some(w) = max_width {
             doc.insert("maxWidth".into(), json!(w));
         }
-        if let Some(h) = self.limits.max_height {
+        if let Some(h) = max_height {
             doc.insert("maxHeight".into(), json!(h));
         }
-        if let Some(a) = self.limits.max_area {
+        if let Some(a) = max_area {
             doc.insert("maxArea".into(), json!(a));
         }
     }
@@ -269,6 +270,8 @@ mod tests {
         };
         let v = svc.to_json(ApiVersion::V2);
         assert_eq!(v["@id"], "http://x/iiif/2/a");
+        // Upscaling is offered, so a maximum is advertised even when none is configured.
+        assert_eq!(v["profile"][1]["maxWidth"], 40);
         assert_eq!(v["profile"][0], "http://iiif.io/api/image/2/level2.json");
         assert!(v["profile"][1]["supports"]
             .as_array()

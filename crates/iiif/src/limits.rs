@@ -54,6 +54,22 @@ impl Limits {
         s
     }
 
+    /// The `maxWidth`, `maxHeight` and `maxArea` that `info.json` shows for an image of `image` size.
+    ///
+    /// A server that upscales must advertise `maxWidth` or `maxArea` (Image API 3.0, 5.7). Configured limits
+    /// are shown as they are; without any, the largest upscaled full image (`max_scale` times each side) is.
+    pub fn advertised(&self, image: Dimensions) -> (Option<u32>, Option<u32>, Option<u64>) {
+        if self.max_width.is_some() || self.max_area.is_some() {
+            return (self.max_width, self.max_height, self.max_area);
+        }
+        let up = |v: u32| {
+            (f64::from(v) * self.max_scale)
+                .floor()
+                .min(f64::from(u32::MAX)) as u32
+        };
+        (Some(up(image.width)), Some(up(image.height)), None)
+    }
+
     /// Whether any of `maxWidth`, `maxHeight`, `maxArea` is set.
     pub fn is_bounded(&self) -> bool {
         self.max_width.is_some() || self.max_height.is_some() || self.max_area.is_some()

@@ -66,7 +66,7 @@ impl IiifPath {
                     quality_format: decode(qf)?,
                 },
             ),
-            [id @ .., last] if last.is_empty() => (id, Target::Base),
+            [id @ .., ""] => (id, Target::Base),
             all => (all, Target::Base),
         };
         if id_segments.is_empty() || id_segments.iter().all(|s| s.is_empty()) {

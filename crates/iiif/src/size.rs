@@ -110,13 +110,9 @@ impl Size {
             SizeKind::Percent(n) => Dimensions::new(round(rw * n / 100.0), round(rh * n / 100.0)),
             SizeKind::Exact(w, h) => Dimensions::new(w, h),
             SizeKind::BestFit(w, h) => {
+                // The official validator (size_noup) reads 3.0's "not larger than the extracted region"
+                // as: without `^`, a box that would need upscaling is an error, like every other form.
                 let fit = best_fit(region, w, h);
-                let fit =
-                    if may_upscale || (fit.width <= region.width && fit.height <= region.height) {
-                        fit
-                    } else {
-                        region
-                    };
                 let s = limits.fit_scale(fit);
                 if s < 1.0 {
                     scale(fit, s)
@@ -162,19 +158,16 @@ fn round(v: f64) -> u32 {
     v.round().clamp(0.0, f64::from(u32::MAX)) as u32
 }
 
-/// `size` scaled by `s` on both sides.
+/// `size` scaled by `s` on both sides, rounding down so that a scale taken from the limits never
+/// overshoots them (at least one pixel a side).
 fn scale(size: Dimensions, s: f64) -> Dimensions {
     if s == 1.0 || !s.is_finite() {
         return size;
     }
-    // Never let rounding push a side above its limit: floor instead of round when shrinking.
     let f = |v: u32| {
-        let x = f64::from(v) * s;
-        if s < 1.0 {
-            (x + 1e-9).floor().max(1.0) as u32
-        } else {
-            round(x)
-        }
+        (f64::from(v) * s + 1e-9)
+            .floor()
+            .clamp(1.0, f64::from(u32::MAX)) as u32
     };
     Dimensions::new(f(size.width), f(size.height))
 }
@@ -236,8 +229,9 @@ mod tests {
         assert_eq!(v3("300,300"), d(300, 300));
         assert_eq!(v3("!225,100"), d(200, 100));
         assert_eq!(v3("!100,225"), d(100, 50));
-        // Best fit never exceeds the region without ^.
-        assert_eq!(v3("!2000,3000"), d(1000, 500));
+        // Best fit needs ^ to exceed the region, as the official validator requires.
+        assert!(v3("!2000,3000").is_err());
+        assert_eq!(v3("!2000,500"), d(1000, 500));
         assert_eq!(v3("333,"), d(333, 167));
     }
 
@@ -280,6 +274,12 @@ mod tests {
         assert!(r("500,").is_err());
         assert_eq!(r("!1000,1000"), r("max"));
         assert_eq!(r("200,"), d(200, 100));
+        // Upscaling to the limits never overshoots maxArea.
+        let up = r("^max").unwrap();
+        assert!(
+            up.width <= 400 && up.area() <= 400 * 150 && up.width > 300,
+            "{up:?}"
+        );
     }
 
     #[test]

@@ -264,8 +264,13 @@ impl Config {
     }
 }
 
+/// The config sections, as named in TOML and in environment variables.
+const SECTIONS: [&str; 5] = ["server", "images", "limits", "output", "log"];
+
 /// Put `TESSERA_<SECTION>_<KEY>=value` variables into `table` as `[section] key = value`.
 /// Values are read as TOML (numbers, booleans) when they parse as such, otherwise as strings.
+/// Variables whose first word is not a section (`TESSERA_LOG`, `TESSERA_BIN`) are not config keys and
+/// are left alone; an unknown key inside a known section is an error, so typos are caught.
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
@@ -275,11 +280,12 @@ fn apply_env(
             continue;
         };
         let Some((section, key)) = rest.split_once('_') else {
-            return Err(ConfigError::Invalid(format!(
-                "{name}: expected {ENV_PREFIX}<SECTION>_<KEY>"
-            )));
+            continue;
         };
         let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        if !SECTIONS.contains(&section.as_str()) {
+            continue;
+        }
         let parsed = format!("v = {value}")
             .parse::<toml::Table>()
             .ok()
@@ -364,6 +370,11 @@ mod tests {
             env(&[("TESSERA_LIMITS_MAX_SCALE", "0.5")])
         )
         .is_err());
-        assert!(Config::load(&ServeArgs::default(), env(&[("TESSERA_NOSECTION", "1")])).is_err());
+        // Not config keys: other tools' variables and the log filter.
+        assert!(Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_BIN", "x"), ("TESSERA_LOG", "debug")])
+        )
+        .is_ok());
     }
 }

@@ -3,6 +3,7 @@
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::state::AppState;
+use std::io::Write;
 use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
@@ -18,13 +19,14 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
         tracing::info!(images = %state.resolver.root().display(), %addr, "serving");
-        println!(
-            "Tessera is serving {} on http://{addr}/iiif/3/",
-            state.resolver.root().display()
-        );
+        // Best effort: a closed stdout (a supervisor, a test harness) must not stop the server.
+        let mut out = std::io::stdout();
+        let root = state.resolver.root().display();
+        let _ = writeln!(out, "Tessera is serving {root} on http://{addr}/iiif/3/");
         if let Some(example) = first_image(state.resolver.root()) {
-            println!("Try: http://{addr}/iiif/3/{example}/info.json");
+            let _ = writeln!(out, "Try: http://{addr}/iiif/3/{example}/info.json");
         }
+        let _ = out.flush();
         axum::serve(listener, crate::http::router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
@@ -60,7 +62,10 @@ fn first_image(root: &std::path::Path) -> Option<String> {
         .collect();
     names.sort();
     let name = names.into_iter().next()?;
-    Some(tessera_iiif::encode_identifier(&name, false))
+    let stem = name
+        .rsplit_once('.')
+        .map_or(name.as_str(), |(stem, _)| stem);
+    Some(tessera_iiif::encode_identifier(stem, false))
 }
 
 async fn shutdown_signal() {

@@ -60,7 +60,7 @@ async fn info(
 ) -> Result<Response, ApiError> {
     let file = state.resolver.resolve(&path.identifier)?;
     let limits = state.read_limits;
-    let header = blocking(move || open(file, &limits).map(|r| r.header().clone())).await?;
+    let header = blocking(move || open(file, &limits).map(|r| *r.header())).await?;
     let dimensions = Dimensions::new(header.width, header.height);
     let tiles = [default_tiles(dimensions, state.tile_size, &state.limits)];
     let sizes = default_sizes(dimensions, SMALLEST_LISTED_SIZE, &state.limits);

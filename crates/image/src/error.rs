@@ -1,0 +1,29 @@
+//! Errors of reading, transforming and encoding images.
+
+/// What can go wrong with pixels. Each variant maps to one HTTP status in the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The bytes are not in any format Tessera reads.
+    #[error("unsupported or unrecognised image format")]
+    UnknownFormat,
+    /// A format Tessera recognises but a feature of this file it cannot read (e.g. a TIFF compression).
+    #[error("unsupported image feature: {0}")]
+    Unsupported(String),
+    /// The file is broken: truncated, corrupt, or lying about its size.
+    #[error("broken image: {0}")]
+    Corrupt(String),
+    /// Decoding would need more pixels or memory than the configured limits allow.
+    #[error("image too large: {0}")]
+    TooLarge(String),
+    /// Reading the source failed.
+    #[error("reading source: {0}")]
+    Io(#[from] std::io::Error),
+    /// Encoding the output failed.
+    #[error("encoding {format}: {message}")]
+    Encode {
+        /// Output format name.
+        format: &'static str,
+        /// What the encoder said.
+        message: String,
+    },
+}

@@ -1,0 +1,19 @@
+//! Pixels: one reader per source format behind [`ImageReader`], the transforms a IIIF
+//! request needs (crop, resize, mirror, rotate, quality), and one encoder per output format.
+//!
+//! This crate knows nothing of HTTP or of where bytes come from beyond the
+//! [`tessera_source::RandomAccess`] trait that readers take.
+
+pub mod encode;
+mod error;
+mod format;
+mod raster;
+pub mod readers;
+mod render;
+pub mod transform;
+
+pub use error::ImageError;
+pub use format::SourceFormat;
+pub use raster::{PixelLayout, Raster};
+pub use readers::{open, ImageHeader, ImageReader, ReadLimits};
+pub use render::{render, EncodeOptions};

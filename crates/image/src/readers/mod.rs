@@ -1,0 +1,114 @@
+//! One reader per source format behind [`ImageReader`], chosen by [`open`] from the magic bytes.
+
+mod gif;
+mod jpeg;
+mod png;
+mod tiff;
+mod webp;
+
+use std::sync::Arc;
+
+use tessera_iiif::{Dimensions, Rect};
+use tessera_source::RandomAccess;
+
+use crate::{ImageError, Raster, SourceFormat};
+
+/// What `info.json` needs: the full-resolution size and the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageHeader {
+    /// Width in pixels (stored orientation).
+    pub width: u32,
+    /// Height in pixels (stored orientation).
+    pub height: u32,
+    /// The format recognised from the magic bytes.
+    pub format: SourceFormat,
+}
+
+/// Limits that protect the process from hostile files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Largest `width * height` an image may declare. The default, 400 million pixels
+    /// (e.g. 20000x20000), needs up to 1.6 GB as RGBA when a whole image must be decoded.
+    pub max_pixels: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_pixels: 400_000_000,
+        }
+    }
+}
+
+/// A source image opened for reading: its header is parsed, its pixels are not yet decoded.
+pub trait ImageReader: Send {
+    /// The size and format read when opening.
+    fn header(&self) -> &ImageHeader;
+
+    /// Pixels of `region` (full-resolution coordinates, already inside the image). The returned raster covers
+    /// exactly that region, either at full resolution or reduced so long as width >= target.width and
+    /// height >= target.height.
+    fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError>;
+}
+
+/// Open `source`: sniff its format and parse its header, without decoding any pixels.
+///
+/// Fails with [`ImageError::UnknownFormat`] for unrecognised bytes, [`ImageError::Corrupt`] for a
+/// zero or unreadable size and [`ImageError::TooLarge`] when the declared size exceeds `limits`.
+pub fn open(
+    source: Arc<dyn RandomAccess>,
+    limits: &ReadLimits,
+) -> Result<Box<dyn ImageReader>, ImageError> {
+    let prefix = source.read_range(0, 16)?;
+    let format = SourceFormat::sniff(&prefix).ok_or(ImageError::UnknownFormat)?;
+    let reader: Box<dyn ImageReader> = match format {
+        SourceFormat::Jpeg => Box::new(jpeg::JpegReader::open(source, limits)?),
+        SourceFormat::Png => Box::new(png::PngReader::open(source, limits)?),
+        SourceFormat::Gif => Box::new(gif::GifReader::open(source, limits)?),
+        SourceFormat::Tiff => Box::new(tiff::TiffReader::open(source, limits)?),
+        SourceFormat::Webp => Box::new(webp::WebpReader::open(source, limits)?),
+    };
+    Ok(reader)
+}
+
+/// Build a header after checking the declared size against `limits`.
+fn checked_header(
+    width: u32,
+    height: u32,
+    format: SourceFormat,
+    limits: &ReadLimits,
+) -> Result<ImageHeader, ImageError> {
+    if width == 0 || height == 0 {
+        return Err(ImageError::Corrupt(format!(
+            "{} declares a size of {width}x{height}",
+            format.name()
+        )));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(ImageError::TooLarge(format!(
+            "{width}x{height} is {pixels} pixels, more than the limit of {}",
+            limits.max_pixels
+        )));
+    }
+    Ok(ImageHeader {
+        width,
+        height,
+        format,
+    })
+}
+
+/// Run a decoder call, turning a panic inside it into [`ImageError::Corrupt`].
+fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("decoder panicked");
+            Err(ImageError::Corrupt(format!("{what}: {message}")))
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! PNG reader (png crate): every bit depth and colour type, interlaced or not, first frame of APNG.
+
+use std::io::BufReader;
+use std::sync::Arc;
+
+use png::{BitDepth, ColorType, Transformations};
+use tessera_iiif::{Dimensions, Rect};
+use tessera_source::{RandomAccess, ReadSeek};
+
+use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
+use crate::transform::crop::crop;
+use crate::{ImageError, PixelLayout, Raster, SourceFormat};
+
+/// Reads PNG files; non-interlaced images are decoded row by row, only down to the region's bottom.
+pub(crate) struct PngReader {
+    header: ImageHeader,
+    source: Arc<dyn RandomAccess>,
+}
+
+impl PngReader {
+    /// Parse the IHDR chunk, which the PNG signature must be followed by.
+    pub(crate) fn open(
+        source: Arc<dyn RandomAccess>,
+        limits: &ReadLimits,
+    ) -> Result<Self, ImageError> {
+        let head = source.read_range(0, 24)?;
+        let (Some(kind), Some(w), Some(h)) = (head.get(12..16), head.get(16..20), head.get(20..24))
+        else {
+            return Err(ImageError::Corrupt("png: truncated header".into()));
+        };
+        if kind != b"IHDR" {
+            return Err(ImageError::Corrupt("png: first chunk is not IHDR".into()));
+        }
+        let be = |b: &[u8]| b.try_into().map(u32::from_be_bytes).unwrap_or(0);
+        let header = checked_header(be(w), be(h), SourceFormat::Png, limits)?;
+        Ok(Self { header, source })
+    }
+}
+
+impl ImageReader for PngReader {
+    fn header(&self) -> &ImageHeader {
+        &self.header
+    }
+
+    fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
+        let source = Arc::clone(&self.source);
+        guard("png", || decode(source, region))
+    }
+}
+
+/// Decode `region` at full resolution.
+fn decode(source: Arc<dyn RandomAccess>, region: Rect) -> Result<Raster, ImageError> {
+    let err = |e: png::DecodingError| match e {
+        png::DecodingError::LimitsExceeded => {
+            ImageError::TooLarge("png: decoder memory limit".into())
+        }
+        e => ImageError::Corrupt(format!("png: {e}")),
+    };
+    let mut decoder = png::Decoder::new(BufReader::new(ReadSeek::new(source)));
+    decoder.set_transformations(Transformations::EXPAND);
+    decoder.set_ignore_text_chunk(true);
+    let mut reader = decoder.read_info().map_err(err)?;
+    let (color, depth) = reader.output_color_type();
+    let layout = match color {
+        ColorType::Grayscale => PixelLayout::Gray8,
+        ColorType::GrayscaleAlpha => PixelLayout::GrayAlpha8,
+        ColorType::Rgb => PixelLayout::Rgb8,
+        ColorType::Rgba => PixelLayout::Rgba8,
+        ColorType::Indexed => {
+            return Err(ImageError::Unsupported(
+                "png: palette was not expanded".into(),
+            ))
+        }
+    };
+    let wide = match depth {
+        BitDepth::Eight => false,
+        BitDepth::Sixteen => true,
+        other => {
+            return Err(ImageError::Unsupported(format!(
+                "png: output bit depth {other:?}"
+            )))
+        }
+    };
+    let bytes = if wide { 2 } else { 1 };
+    let channels = layout.channels();
+    let (width, height) = (reader.info().width, reader.info().height);
+    if reader.info().interlaced {
+        // Adam7 needs the whole image; decode it and crop.
+        let size = reader
+            .output_buffer_size()
+            .ok_or_else(|| ImageError::TooLarge("png: buffer size".into()))?;
+        let mut buf = vec![0u8; size];
+        let info = reader.next_frame(&mut buf).map_err(err)?;
+        buf.truncate(info.buffer_size());
+        let row_len = info.line_size;
+        let mut full = Raster::new(width, height, layout)?;
+        let stride = full.stride();
+        for (src, dst) in buf
+            .chunks_exact(row_len)
+            .zip(full.data.chunks_exact_mut(stride))
+        {
+            narrow_row(src, dst, wide);
+        }
+        return crop(&full, region);
+    }
+    let mut out = Raster::new(region.w, region.h, layout)?;
+    let stride = out.stride();
+    let (x0, x1) = (
+        region.x as usize * channels * bytes,
+        (region.x + region.w) as usize * channels * bytes,
+    );
+    for y in 0..region.y + region.h {
+        let row = reader
+            .next_row()
+            .map_err(err)?
+            .ok_or_else(|| ImageError::Corrupt("png: missing rows".into()))?;
+        if y < region.y {
+            continue;
+        }
+        let at = (y - region.y) as usize * stride;
+        let (Some(src), Some(dst)) = (row.data().get(x0..x1), out.data.get_mut(at..at + stride))
+        else {
+            return Err(ImageError::Corrupt("png: short row".into()));
+        };
+        narrow_row(src, dst, wide);
+    }
+    Ok(out)
+}
+
+/// Copy a row of 8-bit samples, or reduce big-endian 16-bit samples to 8 bits with rounding.
+fn narrow_row(src: &[u8], dst: &mut [u8], wide: bool) {
+    if wide {
+        for (s, d) in src.chunks_exact(2).zip(dst.iter_mut()) {
+            *d = to_8bit(u16::from_be_bytes([s[0], s[1]]));
+        }
+    } else {
+        let n = dst.len().min(src.len());
+        dst[..n].copy_from_slice(&src[..n]);
+    }
+}
+
+/// Rescale a 16-bit sample to 8 bits, rounding to nearest.
+pub(crate) fn to_8bit(v: u16) -> u8 {
+    ((u32::from(v) * 255 + 32767) / 65535) as u8
+}

@@ -1,0 +1,93 @@
+//! Helpers shared by the integration tests: corpus access and plan building.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tessera_iiif::{Dimensions, OutputFormat, Plan, Quality, Rect};
+use tessera_image::{open, ImageError, ImageReader, Raster, ReadLimits};
+use tessera_source::FileSource;
+
+/// The shared read-only corpus.
+pub const CORPUS: &str = "/work/shared/corpus";
+
+/// The IIIF validator test image (1000x1000 PNG).
+pub const VALIDATOR_PNG: &str = "iiif-validator/67352ccc-d1b0-11e1-89ae-279075081939.png";
+
+/// Absolute path of a corpus file.
+pub fn corpus(rel: &str) -> PathBuf {
+    Path::new(CORPUS).join(rel)
+}
+
+/// Open a corpus file with default limits.
+pub fn open_file(rel: &str) -> Result<Box<dyn ImageReader>, ImageError> {
+    let source = FileSource::open(&corpus(rel)).map_err(ImageError::Io)?;
+    open(Arc::new(source), &ReadLimits::default())
+}
+
+/// Open in-memory bytes with default limits.
+pub fn open_bytes(bytes: Vec<u8>) -> Result<Box<dyn ImageReader>, ImageError> {
+    open(Arc::new(bytes), &ReadLimits::default())
+}
+
+/// Read the whole image at full resolution.
+pub fn read_full(reader: &mut dyn ImageReader) -> Result<Raster, ImageError> {
+    let h = *reader.header();
+    reader.read(
+        Rect::full(h.width, h.height),
+        Dimensions::new(h.width, h.height),
+    )
+}
+
+/// One row of manifest.tsv.
+pub struct Entry {
+    pub path: String,
+    pub format: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub ok: bool,
+}
+
+/// The corpus manifest.
+pub fn manifest() -> Vec<Entry> {
+    let text = std::fs::read_to_string(corpus("manifest.tsv")).expect("manifest.tsv");
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            Some(Entry {
+                path: cols.first()?.to_string(),
+                format: cols.get(1)?.to_string(),
+                width: cols.get(2)?.parse().ok(),
+                height: cols.get(3)?.parse().ok(),
+                ok: *cols.get(11)? == "ok",
+            })
+        })
+        .collect()
+}
+
+/// Whether Tessera's readers claim this manifest format.
+pub fn readable_format(format: &str) -> bool {
+    matches!(format, "PNG" | "JPEG" | "GIF" | "TIFF" | "BigTIFF" | "WebP")
+}
+
+/// A plan with the given pieces.
+pub fn plan(
+    region: Rect,
+    size: (u32, u32),
+    mirror: bool,
+    rotation: f64,
+    quality: Quality,
+    format: OutputFormat,
+) -> Plan {
+    Plan {
+        region,
+        size: Dimensions::new(size.0, size.1),
+        mirror,
+        rotation,
+        quality,
+        format,
+        canonical: String::new(),
+    }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The one command that runs Tessera's complete test suite on a fresh machine with Rust and python3:
+# format check, clippy, the Rust tests, the release build, and the black-box Python suite (tests/py)
+# that starts the real binary. Extra arguments go to pytest (e.g. `scripts/test.sh -k http -x`).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || { echo "error: apt-get not found; install $* by hand" >&2; exit 1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "cargo build --release -p tessera"
+cargo build --release -p tessera
+
+# python-magic (imported by iiif-validator) loads libmagic.so.1 at import time.
+if ! { ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; } \
+   && ! ls /usr/lib/*/libmagic.so.1 /usr/lib/libmagic.so.1 >/dev/null 2>&1; then
+  step "installing libmagic1"
+  apt_install libmagic1
+fi
+
+VENV="$ROOT/.venv"
+REQ="$ROOT/tests/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
+  step "creating .venv from tests/requirements.txt"
+  if ! python3 -m venv --clear "$VENV"; then
+    # Debian's python3 lacks ensurepip unless python3-venv is installed.
+    apt_install python3-venv
+    python3 -m venv --clear "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ"
+  echo "$want" >"$STAMP"
+else
+  step ".venv is up to date"
+fi
+
+TESSERA_BIN="${TESSERA_BIN:-$ROOT/target/release/tessera}"
+case "$TESSERA_BIN" in /*) ;; *) TESSERA_BIN="$ROOT/$TESSERA_BIN" ;; esac
+export TESSERA_BIN
+
+step "pytest tests/py (TESSERA_BIN=$TESSERA_BIN)"
+"$VENV/bin/python" -m pytest tests/py "$@"
