@@ -9,15 +9,21 @@ use tessera_iiif::{Dimensions, OutputFormat, Plan, Quality, Rect};
 use tessera_image::{open, ImageError, ImageReader, Raster, ReadLimits};
 use tessera_source::FileSource;
 
-/// The shared read-only corpus.
-pub const CORPUS: &str = "/work/shared/corpus";
+/// The shared read-only corpus: `$TESSERA_CORPUS`, else `shared/corpus` beside the repository
+/// (where the project's machines and CI put it).
+pub fn corpus_root() -> PathBuf {
+    match std::env::var_os("TESSERA_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+    }
+}
 
 /// The IIIF validator test image (1000x1000 PNG).
 pub const VALIDATOR_PNG: &str = "iiif-validator/67352ccc-d1b0-11e1-89ae-279075081939.png";
 
 /// Absolute path of a corpus file.
 pub fn corpus(rel: &str) -> PathBuf {
-    Path::new(CORPUS).join(rel)
+    corpus_root().join(rel)
 }
 
 /// Open a corpus file with default limits.
