@@ -27,8 +27,11 @@ pub struct ServeArgs {
     /// variables named TESSERA_<SECTION>_<KEY>, e.g. TESSERA_LIMITS_MAX_WIDTH=4000.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Folder of images to serve; an identifier is a path relative to it [default: the sample images in the repo]
-    #[arg(long, value_name = "DIR")]
+    /// Where images come from: a folder, s3://BUCKET/PREFIX or http(s)://HOST/PATH/; an identifier is a
+    /// path or key under it [default: the sample images in the repo]. S3 endpoint, region and credentials
+    /// come from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true
+    /// for a plain-http endpoint); with an endpoint, path-style addressing is used
+    #[arg(long, value_name = "DIR|URL")]
     pub images: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR:PORT")]

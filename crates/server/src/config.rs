@@ -23,6 +23,12 @@ pub struct Config {
     pub output: OutputConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Fetching from remote sources and the source cache.
+    pub fetch: FetchConfig,
+    /// Named sources (`[[sources]]`), used by `rules`.
+    pub sources: Vec<tessera_source::SourceConfig>,
+    /// Identifier rules (`[[rules]]`), tried in order; without any, every identifier goes to `images.root`.
+    pub rules: Vec<tessera_source::RuleConfig>,
 }
 
 /// `[server]`
@@ -51,8 +57,63 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImagesConfig {
-    /// The folder whose files are served; identifiers are paths relative to it.
+    /// The default source: a folder, `s3://BUCKET/PREFIX` or `http(s)://HOST/PATH/`; identifiers are
+    /// paths or keys under it.
     pub root: PathBuf,
+}
+
+/// `[fetch]`: remote sources and the source cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    /// Seconds one origin request may take before it times out.
+    pub timeout_secs: f64,
+    /// Seconds to connect to an origin.
+    pub connect_timeout_secs: f64,
+    /// Retries after a timeout, connection error or 5xx.
+    pub retries: usize,
+    /// First backoff delay between retries, in milliseconds (doubling).
+    pub backoff_ms: u64,
+    /// Block size of ranged reads, in bytes.
+    pub block_size: u64,
+    /// Seconds an object's ETag / Last-Modified is trusted before asking the origin again.
+    pub revalidate_after_secs: f64,
+    /// Folder of the source cache.
+    pub cache_dir: PathBuf,
+    /// Size bound of the source cache, in bytes.
+    pub cache_max_bytes: u64,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 30.0,
+            connect_timeout_secs: 5.0,
+            retries: 3,
+            backoff_ms: 100,
+            block_size: 65536,
+            revalidate_after_secs: 60.0,
+            cache_dir: std::env::temp_dir().join("tessera-source-cache"),
+            cache_max_bytes: 1 << 30,
+        }
+    }
+}
+
+impl FetchConfig {
+    /// The settings the source crate uses.
+    pub fn settings(&self) -> tessera_source::FetchSettings {
+        let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.0));
+        tessera_source::FetchSettings {
+            timeout: secs(self.timeout_secs),
+            connect_timeout: secs(self.connect_timeout_secs),
+            retries: self.retries,
+            backoff: std::time::Duration::from_millis(self.backoff_ms),
+            block_size: self.block_size,
+            revalidate_after: secs(self.revalidate_after_secs),
+            cache_dir: self.cache_dir.clone(),
+            cache_max_bytes: self.cache_max_bytes,
+        }
+    }
 }
 
 impl Default for ImagesConfig {
@@ -226,6 +287,21 @@ impl Config {
                 self.output.tile_size
             ));
         }
+        for (name, v) in [
+            ("fetch.timeout_secs", self.fetch.timeout_secs),
+            ("fetch.connect_timeout_secs", self.fetch.connect_timeout_secs),
+            ("fetch.revalidate_after_secs", self.fetch.revalidate_after_secs),
+        ] {
+            if !(v.is_finite() && v >= 0.0 && v < 1e9) {
+                return bad(format!("{name} must be a number of seconds, not {v}"));
+            }
+        }
+        if self.fetch.block_size < 1024 {
+            return bad(format!(
+                "fetch.block_size must be at least 1024, not {}",
+                self.fetch.block_size
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad(format!(
                 "log.format must be text or json, not {:?}",
@@ -265,7 +341,7 @@ impl Config {
 }
 
 /// The config sections, as named in TOML and in environment variables.
-const SECTIONS: [&str; 5] = ["server", "images", "limits", "output", "log"];
+const SECTIONS: [&str; 6] = ["server", "images", "limits", "output", "log", "fetch"];
 
 /// Put `TESSERA_<SECTION>_<KEY>=value` variables into `table` as `[section] key = value`.
 /// Values are read as TOML (numbers, booleans) when they parse as such, otherwise as strings.
@@ -351,6 +427,42 @@ mod tests {
             config.server.public_base_url.as_deref(),
             Some("https://b.org")
         );
+    }
+
+    #[test]
+    fn sources_rules_and_fetch_settings_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            r#"
+[fetch]
+retries = 1
+[[sources]]
+name = "published"
+kind = "s3"
+bucket = "published"
+endpoint = "http://127.0.0.1:9000"
+[[rules]]
+pattern = '^lax:(\d+)/(.+)\.tif$'
+source = "published"
+key = "articles/$1/$2.tif"
+alternates = ["articles/$1/$2.jpg"]
+"#,
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args, env(&[("TESSERA_FETCH_TIMEOUT_SECS", "2.5")])).unwrap();
+        assert_eq!(config.fetch.retries, 1);
+        assert_eq!(config.fetch.timeout_secs, 2.5);
+        assert_eq!(config.sources[0].bucket.as_deref(), Some("published"));
+        assert_eq!(config.rules[0].alternates.len(), 1);
+        let rules = tessera_source::Rules::new(&config.rules).unwrap();
+        let found = rules.candidates("lax:13410/elife-13410-fig4-v2.tif").unwrap();
+        assert_eq!(found[0].key, "articles/13410/elife-13410-fig4-v2.tif");
     }
 
     #[test]

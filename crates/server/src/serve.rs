@@ -18,12 +18,12 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
-        tracing::info!(images = %state.resolver.root().display(), %addr, "serving");
+        let described = state.sources.describe();
+        tracing::info!(sources = %described, %addr, "serving");
         // Best effort: a closed stdout (a supervisor, a test harness) must not stop the server.
         let mut out = std::io::stdout();
-        let root = state.resolver.root().display();
-        let _ = writeln!(out, "Tessera is serving {root} on http://{addr}/iiif/3/");
-        if let Some(example) = first_image(state.resolver.root()) {
+        let _ = writeln!(out, "Tessera is serving {described} on http://{addr}/iiif/3/");
+        if let Some(example) = state.sources.default_folder().and_then(first_image) {
             let _ = writeln!(out, "Try: http://{addr}/iiif/3/{example}/info.json");
         }
         let _ = out.flush();

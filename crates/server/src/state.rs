@@ -1,15 +1,19 @@
 //! What every request handler shares.
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use std::io;
+use std::sync::Arc;
 use tessera_image::{EncodeOptions, ReadLimits};
-use tessera_source::FolderResolver;
+use tessera_source::Sources;
 
 /// Shared, read-only server state.
 #[derive(Debug)]
 pub struct AppState {
-    /// Identifier → file.
-    pub resolver: FolderResolver,
+    /// Identifier → source and key → bytes.
+    pub sources: Sources,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
     /// Output size limits.
     pub limits: tessera_iiif::Limits,
     /// Decoding limits.
@@ -27,14 +31,18 @@ pub struct AppState {
 impl AppState {
     /// Build the state from a loaded config.
     pub fn new(config: &Config) -> io::Result<Self> {
-        let resolver = FolderResolver::new(&config.images.root).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("image folder {}: {e}", config.images.root.display()),
-            )
-        })?;
+        let metrics = Arc::new(Metrics::default());
+        let sources = Sources::new(
+            &config.images.root.to_string_lossy(),
+            &config.sources,
+            &config.rules,
+            &config.fetch.settings(),
+            Arc::clone(&metrics) as Arc<dyn tessera_source::SourceObserver>,
+        )
+        .map_err(io::Error::other)?;
         Ok(Self {
-            resolver,
+            sources,
+            metrics,
             limits: config.iiif_limits(),
             read_limits: ReadLimits {
                 max_pixels: config.limits.max_source_pixels,

@@ -1,8 +1,24 @@
-//! Where image bytes come from: identifiers resolved safely under a root folder, and
-//! random-access reads through one trait that every reader uses.
+//! Where image bytes come from: local folders, S3 and HTTP(S) origins behind one random-access trait,
+//! identifier rules with fallbacks, ranged reads by blocks, and a bounded on-disk source cache.
 
+mod disk_cache;
+mod error;
+mod failure;
+mod observer;
 mod random_access;
+mod ranged;
+mod remote;
 mod resolve;
+mod rules;
+mod sources;
+mod store;
 
+pub use disk_cache::DiskCache;
+pub use error::SourceError;
+pub use failure::FailureSlot;
+pub use observer::{NoObserver, SourceKind, SourceObserver};
 pub use random_access::{FileSource, RandomAccess, ReadSeek};
 pub use resolve::{FolderResolver, ResolveError, IMAGE_EXTENSIONS};
+pub use rules::{checked_key, Candidate, Rule, RuleConfig, Rules};
+pub use sources::{Opened, Sources, DEFAULT_SOURCE};
+pub use store::{FetchSettings, SourceConfig};

@@ -4,7 +4,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_iiif::{PathError, RequestError};
 use tessera_image::ImageError;
-use tessera_source::ResolveError;
+use tessera_source::{ResolveError, SourceError};
 
 /// A failed request: a status and a message for the client.
 #[derive(Debug)]
@@ -67,6 +67,19 @@ impl From<ResolveError> for ApiError {
             ResolveError::Invalid(_) => StatusCode::BAD_REQUEST,
             ResolveError::NotFound | ResolveError::Ambiguous(_) => StatusCode::NOT_FOUND,
             ResolveError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(e: SourceError) -> Self {
+        let status = match e {
+            SourceError::Invalid(_) => StatusCode::BAD_REQUEST,
+            SourceError::NotFound | SourceError::Ambiguous(_) => StatusCode::NOT_FOUND,
+            SourceError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            SourceError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            SourceError::Local(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }

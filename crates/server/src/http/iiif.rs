@@ -3,16 +3,14 @@
 use super::base_url::base_url;
 use super::error::ApiError;
 use super::negotiate::info_content_type;
+use super::open::with_image;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use std::path::PathBuf;
 use std::sync::Arc;
 use tessera_iiif::info::{default_sizes, default_tiles};
 use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Target};
-use tessera_image::ImageReader;
-use tessera_source::FileSource;
 
 /// Sizes smaller than this (long side) are not listed in `info.json`.
 const SMALLEST_LISTED_SIZE: u32 = 64;
@@ -33,7 +31,8 @@ pub async fn handle(
     );
     match &path.target {
         Target::Base => {
-            state.resolver.resolve(&path.identifier)?;
+            let id = path.identifier.clone();
+            blocking(move || with_image(&state, &id, |_| Ok(()))).await?;
             let location = format!("{service_id}/info.json");
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
         }
@@ -58,9 +57,9 @@ async fn info(
     service_id: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let file = state.resolver.resolve(&path.identifier)?;
-    let limits = state.read_limits;
-    let header = blocking(move || open(file, &limits).map(|r| *r.header())).await?;
+    let worker_state = Arc::clone(&state);
+    let id = path.identifier.clone();
+    let header = blocking(move || with_image(&worker_state, &id, |r| Ok(*r.header()))).await?;
     let dimensions = Dimensions::new(header.width, header.height);
     let tiles = [default_tiles(dimensions, state.tile_size, &state.limits)];
     let sizes = default_sizes(dimensions, SMALLEST_LISTED_SIZE, &state.limits);
@@ -95,18 +94,19 @@ async fn image(
     service_id: &str,
     request: ImageRequest,
 ) -> Result<Response, ApiError> {
-    let file = state.resolver.resolve(&path.identifier)?;
     let worker_state = Arc::clone(&state);
+    let id = path.identifier.clone();
     let (bytes, plan) = blocking(move || {
-        let mut reader = open(file, &worker_state.read_limits)?;
-        let h = reader.header();
-        let plan = plan(
-            &request,
-            Dimensions::new(h.width, h.height),
-            &worker_state.limits,
-        )?;
-        let bytes = tessera_image::render(reader.as_mut(), &plan, &worker_state.encode)?;
-        Ok((bytes, plan))
+        with_image(&worker_state, &id, |reader| {
+            let h = reader.header();
+            let plan = plan(
+                &request,
+                Dimensions::new(h.width, h.height),
+                &worker_state.limits,
+            )?;
+            let bytes = tessera_image::render(reader, &plan, &worker_state.encode)?;
+            Ok((bytes, plan))
+        })
     })
     .await?;
     let link = format!(
@@ -122,20 +122,6 @@ async fn image(
     );
     h.insert(header::LINK, header_value(&link)?);
     Ok(response)
-}
-
-/// Open `file` and read its header.
-fn open(
-    file: PathBuf,
-    limits: &tessera_image::ReadLimits,
-) -> Result<Box<dyn ImageReader>, ApiError> {
-    let source = FileSource::open(&file).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("opening the image: {e}"),
-        )
-    })?;
-    Ok(tessera_image::open(Arc::new(source), limits)?)
 }
 
 /// Run decoding work off the async threads; a panic in a codec becomes a 500, not a dead server.

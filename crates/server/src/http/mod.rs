@@ -4,6 +4,7 @@ mod base_url;
 mod error;
 mod iiif;
 mod negotiate;
+mod open;
 
 pub use error::ApiError;
 
@@ -21,6 +22,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/iiif/{*rest}", get(iiif::handle).options(preflight))
         .route("/", get(index))
+        .route("/metrics", get(crate::metrics::handler))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

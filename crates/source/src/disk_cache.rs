@@ -1,0 +1,276 @@
+//! The source cache: fetched bytes (whole objects and blocks) on local disk, bounded in size with
+//! least-recently-used eviction, written atomically (temp file, then rename), with one fetch at a time per key.
+
+use crate::random_access::FileSource;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+/// Prefix of files being written; never served, removed at startup.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A bounded LRU cache of byte blobs in one folder. Each key is stored as one file named by its SHA-256.
+#[derive(Debug)]
+pub struct DiskCache {
+    dir: PathBuf,
+    max_bytes: u64,
+    index: Mutex<Index>,
+    flights: Mutex<HashMap<String, Weak<Mutex<()>>>>,
+    temp_counter: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    /// File name → (size, last use).
+    entries: HashMap<String, (u64, u64)>,
+    /// Last use → file name, oldest first.
+    by_use: BTreeMap<u64, String>,
+    total: u64,
+    clock: u64,
+}
+
+impl Index {
+    fn touch(&mut self, name: &str) -> bool {
+        self.clock += 1;
+        let clock = self.clock;
+        let Some(entry) = self.entries.get_mut(name) else {
+            return false;
+        };
+        self.by_use.remove(&entry.1);
+        entry.1 = clock;
+        self.by_use.insert(clock, name.to_string());
+        true
+    }
+
+    fn insert(&mut self, name: String, size: u64) {
+        self.remove(&name);
+        self.clock += 1;
+        self.entries.insert(name.clone(), (size, self.clock));
+        self.by_use.insert(self.clock, name);
+        self.total += size;
+    }
+
+    fn remove(&mut self, name: &str) -> bool {
+        match self.entries.remove(name) {
+            Some((size, used)) => {
+                self.by_use.remove(&used);
+                self.total -= size;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl DiskCache {
+    /// A cache in `dir` (created if missing) holding at most `max_bytes`. Files left by an earlier run are
+    /// kept (oldest modified evicted first); unfinished temp files are removed.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = entry.metadata()?;
+            if name.starts_with(TEMP_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            } else if meta.is_file() && name.len() == 64 {
+                found.push((meta.modified().ok(), name, meta.len()));
+            }
+        }
+        found.sort();
+        let cache = Self {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            index: Mutex::new(Index::default()),
+            flights: Mutex::new(HashMap::new()),
+            temp_counter: AtomicU64::new(0),
+        };
+        {
+            let mut index = cache.lock_index();
+            for (_, name, size) in found {
+                index.insert(name, size);
+            }
+        }
+        cache.evict();
+        Ok(cache)
+    }
+
+    /// Bytes currently held.
+    pub fn total_bytes(&self) -> u64 {
+        self.lock_index().total
+    }
+
+    /// The cached bytes of `key`, if any (marks it used).
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let name = file_name(key);
+        if !self.lock_index().touch(&name) {
+            return None;
+        }
+        match fs::read(self.dir.join(&name)) {
+            Ok(bytes) => Some(bytes),
+            Err(_) => {
+                self.lock_index().remove(&name);
+                None
+            }
+        }
+    }
+
+    /// The cached file of `key`, opened, if any (marks it used). It stays readable even if evicted later.
+    pub fn get_file(&self, key: &str) -> Option<FileSource> {
+        let name = file_name(key);
+        if !self.lock_index().touch(&name) {
+            return None;
+        }
+        match FileSource::open(&self.dir.join(&name)) {
+            Ok(file) => Some(file),
+            Err(_) => {
+                self.lock_index().remove(&name);
+                None
+            }
+        }
+    }
+
+    /// Store `bytes` under `key` atomically and return the stored file, opened. Older entries are evicted
+    /// to stay within the bound (possibly this one, if it alone is larger: the returned file stays readable).
+    pub fn put(&self, key: &str, bytes: &[u8]) -> io::Result<FileSource> {
+        let name = file_name(key);
+        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let temp = self
+            .dir
+            .join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        let result = (|| -> io::Result<FileSource> {
+            let mut file = fs::File::create(&temp)?;
+            file.write_all(bytes)?;
+            file.flush()?;
+            let opened = FileSource::open(&temp)?;
+            fs::rename(&temp, self.dir.join(&name))?;
+            Ok(opened)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        let opened = result?;
+        self.lock_index().insert(name, bytes.len() as u64);
+        self.evict();
+        Ok(opened)
+    }
+
+    /// Forget `key` and delete its file.
+    pub fn remove(&self, key: &str) {
+        let name = file_name(key);
+        if self.lock_index().remove(&name) {
+            let _ = fs::remove_file(self.dir.join(name));
+        }
+    }
+
+    /// A lock held while `key` is being fetched, so that concurrent requests for it wait for one fetch
+    /// instead of starting their own. Other keys are never blocked by it.
+    pub fn flight(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut flights = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = flights.get(key).and_then(Weak::upgrade) {
+            return existing;
+        }
+        flights.retain(|_, w| w.strong_count() > 0);
+        let lock = Arc::new(Mutex::new(()));
+        flights.insert(key.to_string(), Arc::downgrade(&lock));
+        lock
+    }
+
+    fn evict(&self) {
+        let mut doomed = Vec::new();
+        {
+            let mut index = self.lock_index();
+            while index.total > self.max_bytes {
+                let Some((_, name)) = index.by_use.pop_first() else {
+                    break;
+                };
+                if let Some((size, _)) = index.entries.remove(&name) {
+                    index.total -= size;
+                }
+                doomed.push(name);
+            }
+        }
+        for name in doomed {
+            let _ = fs::remove_file(self.dir.join(name));
+        }
+    }
+
+    fn lock_index(&self) -> MutexGuard<'_, Index> {
+        self.index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The file name of `key`: its SHA-256 in hex.
+fn file_name(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RandomAccess;
+
+    #[test]
+    fn stores_reads_and_evicts_least_recently_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 250).unwrap();
+        cache.put("a", &[1; 100]).unwrap();
+        cache.put("b", &[2; 100]).unwrap();
+        assert_eq!(cache.get("a").unwrap(), vec![1; 100]); // a is now newer than b
+        cache.put("c", &[3; 100]).unwrap();
+        assert!(cache.get("b").is_none(), "b was least recently used");
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+        assert_eq!(cache.total_bytes(), 200);
+        let files = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 2, "evicted files are deleted, no temp files remain");
+    }
+
+    #[test]
+    fn an_oversized_entry_is_readable_but_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 10).unwrap();
+        let file = cache.put("big", &[7; 50]).unwrap();
+        assert_eq!(file.read_all().unwrap(), vec![7; 50]);
+        assert!(cache.get("big").is_none());
+        assert_eq!(cache.total_bytes(), 0);
+    }
+
+    #[test]
+    fn survives_a_restart_and_drops_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let cache = DiskCache::open(dir.path(), 1000).unwrap();
+            cache.put("k", b"hello").unwrap();
+        }
+        fs::write(dir.path().join(".tmp-1-1"), b"partial").unwrap();
+        let cache = DiskCache::open(dir.path(), 1000).unwrap();
+        assert_eq!(cache.get("k").unwrap(), b"hello");
+        assert!(!dir.path().join(".tmp-1-1").exists());
+        cache.remove("k");
+        assert!(cache.get("k").is_none());
+    }
+
+    #[test]
+    fn flights_are_shared_per_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 1000).unwrap();
+        let a = cache.flight("x");
+        let b = cache.flight("x");
+        let c = cache.flight("y");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+}

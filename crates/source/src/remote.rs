@@ -1,0 +1,203 @@
+//! A remote source (S3 or HTTP): object versions known by ETag / Last-Modified and revalidated after a
+//! while, tiled formats read by ranges, other formats fetched whole, once, into the source cache.
+
+use crate::disk_cache::DiskCache;
+use crate::error::SourceError;
+use crate::observer::{SourceKind, SourceObserver};
+use crate::ranged::RangedObject;
+use crate::store::FetchSettings;
+use crate::{FailureSlot, RandomAccess};
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use std::collections::HashMap;
+use std::future::Future;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// One version of an object, as the origin described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Version {
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag, when the origin sends one (used as `If-Match` on ranged reads).
+    pub etag: Option<String>,
+    /// Identifies this version in cache keys: source, path, ETag or Last-Modified, size.
+    pub tag: String,
+}
+
+/// An S3 bucket or HTTP origin.
+#[derive(Debug)]
+pub struct RemoteSource {
+    name: String,
+    kind: SourceKind,
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    pub(crate) settings: FetchSettings,
+    pub(crate) cache: Arc<DiskCache>,
+    pub(crate) observer: Arc<dyn SourceObserver>,
+    known: Mutex<HashMap<Path, (Version, Instant)>>,
+}
+
+impl RemoteSource {
+    pub(crate) fn new(
+        name: &str,
+        built: crate::store::BuiltStore,
+        settings: FetchSettings,
+        cache: Arc<DiskCache>,
+        observer: Arc<dyn SourceObserver>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            kind: built.kind,
+            store: built.store,
+            prefix: built.prefix,
+            settings,
+            cache,
+            observer,
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The kind of origin.
+    pub fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
+    /// Open `key` for random access. Must run on a blocking thread of a tokio runtime.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        key: &str,
+        failure: &FailureSlot,
+    ) -> Result<Arc<dyn RandomAccess>, SourceError> {
+        let path = Path::parse(format!("{}{key}", self.prefix))
+            .map_err(|e| SourceError::Invalid(e.to_string()))?;
+        let version = self.version(&path)?;
+        let whole_key = format!("whole\n{}", version.tag);
+        if let Some(file) = self.cache.get_file(&whole_key) {
+            return Ok(Arc::new(file));
+        }
+        let ranged = Arc::new(RangedObject::new(
+            Arc::clone(self),
+            path.clone(),
+            version.clone(),
+            failure.clone(),
+        ));
+        let magic = ranged
+            .read_range(0, 16)
+            .map_err(|_| failure.take().unwrap_or(SourceError::Upstream("reading the header".into())))?;
+        if is_ranged_format(&magic) {
+            return Ok(ranged);
+        }
+        let flight = self.cache.flight(&whole_key);
+        let _one_fetch = flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(file) = self.cache.get_file(&whole_key) {
+            return Ok(Arc::new(file));
+        }
+        let bytes = self.fetch(&path, &version, None)?;
+        match self.cache.put(&whole_key, &bytes) {
+            Ok(file) => Ok(Arc::new(file)),
+            Err(e) => {
+                tracing::warn!(error = %e, "source cache write failed; serving from memory");
+                Ok(Arc::new(bytes.to_vec()))
+            }
+        }
+    }
+
+    /// The current version of `path`: remembered, or asked of the origin (HEAD) when unknown or older
+    /// than `revalidate_after`. A replaced object gets a new tag, so nothing cached of the old one is used.
+    fn version(&self, path: &Path) -> Result<Version, SourceError> {
+        let now = Instant::now();
+        if let Some((version, checked)) = self.lock_known().get(path) {
+            if now.duration_since(*checked) < self.settings.revalidate_after {
+                return Ok(version.clone());
+            }
+        }
+        let meta = self.run(self.store.head(path))?;
+        let stamp = meta
+            .e_tag
+            .clone()
+            .unwrap_or_else(|| meta.last_modified.to_rfc3339());
+        let version = Version {
+            size: meta.size,
+            etag: meta.e_tag,
+            tag: format!("{}\n{path}\n{stamp}\n{}", self.name, meta.size),
+        };
+        let previous = self
+            .lock_known()
+            .insert(path.clone(), (version.clone(), now));
+        if let Some((old, _)) = previous.filter(|(old, _)| old.tag != version.tag) {
+            tracing::info!(source = %self.name, %path, "object replaced at the origin; cache entry dropped");
+            self.cache.remove(&format!("whole\n{}", old.tag));
+        }
+        Ok(version)
+    }
+
+    /// Fetch `range` (or the whole object) of `version`, counting the bytes. A short answer or a changed
+    /// object is an error, so nothing partial is ever cached.
+    pub(crate) fn fetch(
+        &self,
+        path: &Path,
+        version: &Version,
+        range: Option<Range<u64>>,
+    ) -> Result<Bytes, SourceError> {
+        let expected = range.as_ref().map_or(version.size, |r| r.end - r.start);
+        let options = GetOptions {
+            range: range.clone().map(GetRange::Bounded),
+            if_match: version.etag.clone(),
+            ..GetOptions::default()
+        };
+        let result = self.run(async {
+            let got = self.store.get_opts(path, options).await?;
+            got.bytes().await
+        });
+        let bytes = match result {
+            Err(e @ SourceError::Upstream(_)) | Err(e @ SourceError::NotFound) => {
+                // Possibly replaced or deleted since we learnt its version: ask again next time.
+                self.lock_known().remove(path);
+                return Err(e);
+            }
+            other => other?,
+        };
+        self.observer.bytes_read(self.kind, bytes.len() as u64);
+        if bytes.len() as u64 != expected {
+            self.lock_known().remove(path);
+            return Err(SourceError::Upstream(format!(
+                "{path}: expected {expected} bytes, got {}",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Run `future` on the runtime from this blocking thread, bounded by the fetch deadline.
+    fn run<T>(
+        &self,
+        future: impl Future<Output = object_store::Result<T>>,
+    ) -> Result<T, SourceError> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| SourceError::Local("remote reads need a tokio runtime".into()))?;
+        let deadline = self.settings.deadline();
+        match handle.block_on(async { tokio::time::timeout(deadline, future).await }) {
+            Ok(result) => result.map_err(SourceError::from),
+            Err(_) => Err(SourceError::Timeout(format!(
+                "no answer within {deadline:?}"
+            ))),
+        }
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, HashMap<Path, (Version, Instant)>> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Formats read by byte ranges (tiled TIFF, BigTIFF, JPEG 2000); the others are fetched whole.
+fn is_ranged_format(magic: &[u8]) -> bool {
+    magic.starts_with(b"II*\0")
+        || magic.starts_with(b"MM\0*")
+        || magic.starts_with(b"II+\0")
+        || magic.starts_with(b"MM\0+")
+        || magic.starts_with(&[0, 0, 0, 0x0C, b'j', b'P', b' ', b' '])
+        || magic.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
+}

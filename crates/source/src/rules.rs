@@ -1,0 +1,220 @@
+//! Identifier rules: an ordered list mapping an identifier to a source and a key, by prefix or by a
+//! regular expression with captures expanded into a key template. The first matching rule wins.
+
+use crate::error::SourceError;
+use regex::Regex;
+use serde::Deserialize;
+
+/// One rule as written in the config (`[[rules]]`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Match identifiers starting with this; captures `rest` (after the prefix), `stem` (rest without
+    /// its extension) and `ext`.
+    pub prefix: Option<String>,
+    /// Or match this regular expression (searched as written: anchor it with `^…$`).
+    pub pattern: Option<String>,
+    /// The name of the source (`[[sources]]`, or `images` for `[images] root`).
+    pub source: String,
+    /// The key template: `$1`, `${name}` expand captures. Default `${rest}` for prefix rules, `$0` for patterns.
+    pub key: Option<String>,
+    /// Key templates tried in order when the object is missing or cannot be decoded.
+    #[serde(default)]
+    pub alternates: Vec<String>,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    regex: Regex,
+    source: String,
+    keys: Vec<String>,
+}
+
+/// Where to look for an identifier: one source and one key in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The source's name.
+    pub source: String,
+    /// The key (object key, URL path or relative file path) under the source.
+    pub key: String,
+}
+
+impl Rule {
+    /// Compile `config`, or say why it is invalid.
+    pub fn new(config: &RuleConfig) -> Result<Self, String> {
+        let (regex, default_key) = match (&config.prefix, &config.pattern) {
+            (Some(prefix), None) => (
+                format!(
+                    r"^{}(?P<rest>(?P<stem>.*?)(?:\.(?P<ext>[A-Za-z0-9]+))?)$",
+                    regex::escape(prefix)
+                ),
+                "${rest}",
+            ),
+            (None, Some(pattern)) => (pattern.clone(), "$0"),
+            _ => return Err("a rule needs exactly one of `prefix` and `pattern`".into()),
+        };
+        let regex = Regex::new(&regex).map_err(|e| format!("rule pattern: {e}"))?;
+        let mut keys = vec![config.key.clone().unwrap_or_else(|| default_key.into())];
+        keys.extend(config.alternates.iter().cloned());
+        Ok(Self {
+            regex,
+            source: config.source.clone(),
+            keys,
+        })
+    }
+
+    /// The source this rule names.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The candidates for `identifier` (key first, then alternates), or `None` when the rule does not match.
+    fn candidates(&self, identifier: &str) -> Option<Result<Vec<Candidate>, SourceError>> {
+        let captures = self.regex.captures(identifier)?;
+        let mut out: Vec<Candidate> = Vec::with_capacity(self.keys.len());
+        for template in &self.keys {
+            let mut key = String::new();
+            captures.expand(template, &mut key);
+            if let Err(e) = checked_key(&key) {
+                return Some(Err(e));
+            }
+            let candidate = Candidate {
+                source: self.source.clone(),
+                key,
+            };
+            if !out.contains(&candidate) {
+                out.push(candidate);
+            }
+        }
+        Some(Ok(out))
+    }
+}
+
+/// The ordered rule list.
+#[derive(Debug, Clone, Default)]
+pub struct Rules(Vec<Rule>);
+
+impl Rules {
+    /// Compile every rule, in order.
+    pub fn new(configs: &[RuleConfig]) -> Result<Self, String> {
+        configs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Rule::new(c).map_err(|e| format!("rules[{i}]: {e}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Rules)
+    }
+
+    /// The rules, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.0.iter()
+    }
+
+    /// Where `identifier` may be, in the order to try: the first matching rule's key and alternates.
+    pub fn candidates(&self, identifier: &str) -> Result<Vec<Candidate>, SourceError> {
+        if identifier.is_empty() || identifier.chars().any(char::is_control) {
+            return Err(SourceError::Invalid(
+                "empty, or contains control characters".into(),
+            ));
+        }
+        self.0
+            .iter()
+            .find_map(|rule| rule.candidates(identifier))
+            .unwrap_or(Err(SourceError::NotFound))
+    }
+}
+
+/// A key made from an identifier must be a relative path of plain segments: never `..`, `.`, empty
+/// segments, a leading `/`, backslashes or control characters, so that no rule can reach outside its source.
+pub fn checked_key(key: &str) -> Result<(), SourceError> {
+    let invalid = |why: &str| Err(SourceError::Invalid(why.to_string()));
+    if key.is_empty() {
+        return invalid("empty key");
+    }
+    if key.chars().any(|c| c.is_control() || c == '\\') {
+        return invalid("control characters and backslashes are not allowed");
+    }
+    if key.starts_with('/') {
+        return invalid("absolute paths are not allowed");
+    }
+    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return invalid("empty, '.' and '..' segments are not allowed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(prefix: Option<&str>, pattern: Option<&str>, source: &str, key: Option<&str>, alt: &[&str]) -> RuleConfig {
+        RuleConfig {
+            prefix: prefix.map(Into::into),
+            pattern: pattern.map(Into::into),
+            source: source.into(),
+            key: key.map(Into::into),
+            alternates: alt.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn c(source: &str, key: &str) -> Candidate {
+        Candidate {
+            source: source.into(),
+            key: key.into(),
+        }
+    }
+
+    #[test]
+    fn pattern_with_captures_and_template() {
+        let rules = Rules::new(&[rule(
+            None,
+            Some(r"^lax:(\d+)/(.+)\.tif$"),
+            "published",
+            Some("articles/$1/$2.tif"),
+            &["articles/${1}/${2}.jpg"],
+        )])
+        .unwrap();
+        assert_eq!(
+            rules.candidates("lax:13410/elife-13410-fig4-v2.tif").unwrap(),
+            vec![
+                c("published", "articles/13410/elife-13410-fig4-v2.tif"),
+                c("published", "articles/13410/elife-13410-fig4-v2.jpg"),
+            ]
+        );
+        assert!(matches!(rules.candidates("lax:x/a.tif"), Err(SourceError::NotFound)));
+    }
+
+    #[test]
+    fn first_match_wins_and_no_match_is_not_found() {
+        let rules = Rules::new(&[
+            rule(Some("s3:"), None, "bucket", None, &["${stem}.jpg"]),
+            rule(Some(""), None, "images", None, &[]),
+        ])
+        .unwrap();
+        assert_eq!(
+            rules.candidates("s3:a/fig4.tif").unwrap(),
+            vec![c("bucket", "a/fig4.tif"), c("bucket", "a/fig4.jpg")]
+        );
+        assert_eq!(rules.candidates("grace").unwrap(), vec![c("images", "grace")]);
+        let only = Rules::new(&[rule(Some("x/"), None, "a", None, &[])]).unwrap();
+        assert!(matches!(only.candidates("y/1"), Err(SourceError::NotFound)));
+        assert!(matches!(Rules::default().candidates("a"), Err(SourceError::NotFound)));
+    }
+
+    #[test]
+    fn keys_never_escape_their_source() {
+        let rules = Rules::new(&[rule(Some("p:"), None, "a", Some("base/${rest}"), &[])]).unwrap();
+        for id in ["p:../x", "p:a/../../x", "p:/etc/passwd", "p:a//b", "p:./a", "p:a\\b"] {
+            assert!(matches!(rules.candidates(id), Err(SourceError::Invalid(_))), "{id}");
+        }
+        assert!(matches!(rules.candidates("p:a\0b"), Err(SourceError::Invalid(_))));
+    }
+
+    #[test]
+    fn bad_rules_are_refused() {
+        assert!(Rule::new(&rule(None, None, "a", None, &[])).is_err());
+        assert!(Rule::new(&rule(Some("a"), Some("b"), "a", None, &[])).is_err());
+        assert!(Rule::new(&rule(None, Some("("), "a", None, &[])).is_err());
+    }
+}
