@@ -289,10 +289,16 @@ impl Config {
         }
         for (name, v) in [
             ("fetch.timeout_secs", self.fetch.timeout_secs),
-            ("fetch.connect_timeout_secs", self.fetch.connect_timeout_secs),
-            ("fetch.revalidate_after_secs", self.fetch.revalidate_after_secs),
+            (
+                "fetch.connect_timeout_secs",
+                self.fetch.connect_timeout_secs,
+            ),
+            (
+                "fetch.revalidate_after_secs",
+                self.fetch.revalidate_after_secs,
+            ),
         ] {
-            if !(v.is_finite() && v >= 0.0 && v < 1e9) {
+            if !(v.is_finite() && (0.0..1e9).contains(&v)) {
                 return bad(format!("{name} must be a number of seconds, not {v}"));
             }
         }
@@ -461,7 +467,9 @@ alternates = ["articles/$1/$2.jpg"]
         assert_eq!(config.sources[0].bucket.as_deref(), Some("published"));
         assert_eq!(config.rules[0].alternates.len(), 1);
         let rules = tessera_source::Rules::new(&config.rules).unwrap();
-        let found = rules.candidates("lax:13410/elife-13410-fig4-v2.tif").unwrap();
+        let found = rules
+            .candidates("lax:13410/elife-13410-fig4-v2.tif")
+            .unwrap();
         assert_eq!(found[0].key, "articles/13410/elife-13410-fig4-v2.tif");
     }
 

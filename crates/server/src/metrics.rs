@@ -82,7 +82,11 @@ pub async fn handler(State(state): State<Arc<crate::state::AppState>>) -> Respon
             body,
         )
             .into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed\n").into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "metrics encoding failed\n",
+        )
+            .into_response(),
     }
 }
 
@@ -97,7 +101,13 @@ mod tests {
         m.bytes_read(SourceKind::S3, 5);
         m.answered("images", 1);
         let text = m.encode().unwrap();
-        assert!(text.contains("tessera_source_bytes_read_total{kind=\"s3\"} 15"), "{text}");
-        assert!(text.contains("tessera_source_answers_total{source=\"images\",alternate=\"1\"} 1"), "{text}");
+        assert!(
+            text.contains("tessera_source_bytes_read_total{kind=\"s3\"} 15"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tessera_source_answers_total{source=\"images\",alternate=\"1\"} 1"),
+            "{text}"
+        );
     }
 }

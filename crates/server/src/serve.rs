@@ -22,7 +22,10 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(sources = %described, %addr, "serving");
         // Best effort: a closed stdout (a supervisor, a test harness) must not stop the server.
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "Tessera is serving {described} on http://{addr}/iiif/3/");
+        let _ = writeln!(
+            out,
+            "Tessera is serving {described} on http://{addr}/iiif/3/"
+        );
         if let Some(example) = state.sources.default_folder().and_then(first_image) {
             let _ = writeln!(out, "Try: http://{addr}/iiif/3/{example}/info.json");
         }

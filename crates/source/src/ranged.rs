@@ -78,7 +78,9 @@ impl RangedObject {
         }
         let start = first * self.block_size;
         let end = ((last + 1) * self.block_size).min(self.version.size);
-        let bytes = self.source.fetch(&self.path, &self.version, Some(start..end))?;
+        let bytes = self
+            .source
+            .fetch(&self.path, &self.version, Some(start..end))?;
         for (i, chunk) in bytes.chunks(self.block_size_usize()).enumerate() {
             let index = first + i as u64;
             if let Err(e) = self.source.cache.put(&self.block_key(index), chunk) {
@@ -131,7 +133,9 @@ impl RandomAccess for RangedObject {
             let from = usize::try_from((offset + written as u64) - block_start)
                 .map_err(|_| io::ErrorKind::InvalidInput)?;
             let n = (block.len().saturating_sub(from)).min(buf.len() - written);
-            let src = block.get(from..from + n).ok_or(io::ErrorKind::UnexpectedEof)?;
+            let src = block
+                .get(from..from + n)
+                .ok_or(io::ErrorKind::UnexpectedEof)?;
             buf[written..written + n].copy_from_slice(src);
             written += n;
         }

@@ -84,9 +84,11 @@ impl RemoteSource {
             version.clone(),
             failure.clone(),
         ));
-        let magic = ranged
-            .read_range(0, 16)
-            .map_err(|_| failure.take().unwrap_or(SourceError::Upstream("reading the header".into())))?;
+        let magic = ranged.read_range(0, 16).map_err(|_| {
+            failure
+                .take()
+                .unwrap_or(SourceError::Upstream("reading the header".into()))
+        })?;
         if is_ranged_format(&magic) {
             return Ok(ranged);
         }

@@ -138,7 +138,10 @@ pub fn checked_key(key: &str) -> Result<(), SourceError> {
     if key.starts_with('/') {
         return invalid("absolute paths are not allowed");
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return invalid("empty, '.' and '..' segments are not allowed");
     }
     Ok(())
@@ -148,7 +151,13 @@ pub fn checked_key(key: &str) -> Result<(), SourceError> {
 mod tests {
     use super::*;
 
-    fn rule(prefix: Option<&str>, pattern: Option<&str>, source: &str, key: Option<&str>, alt: &[&str]) -> RuleConfig {
+    fn rule(
+        prefix: Option<&str>,
+        pattern: Option<&str>,
+        source: &str,
+        key: Option<&str>,
+        alt: &[&str],
+    ) -> RuleConfig {
         RuleConfig {
             prefix: prefix.map(Into::into),
             pattern: pattern.map(Into::into),
@@ -176,13 +185,18 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(
-            rules.candidates("lax:13410/elife-13410-fig4-v2.tif").unwrap(),
+            rules
+                .candidates("lax:13410/elife-13410-fig4-v2.tif")
+                .unwrap(),
             vec![
                 c("published", "articles/13410/elife-13410-fig4-v2.tif"),
                 c("published", "articles/13410/elife-13410-fig4-v2.jpg"),
             ]
         );
-        assert!(matches!(rules.candidates("lax:x/a.tif"), Err(SourceError::NotFound)));
+        assert!(matches!(
+            rules.candidates("lax:x/a.tif"),
+            Err(SourceError::NotFound)
+        ));
     }
 
     #[test]
@@ -196,19 +210,38 @@ mod tests {
             rules.candidates("s3:a/fig4.tif").unwrap(),
             vec![c("bucket", "a/fig4.tif"), c("bucket", "a/fig4.jpg")]
         );
-        assert_eq!(rules.candidates("grace").unwrap(), vec![c("images", "grace")]);
+        assert_eq!(
+            rules.candidates("grace").unwrap(),
+            vec![c("images", "grace")]
+        );
         let only = Rules::new(&[rule(Some("x/"), None, "a", None, &[])]).unwrap();
         assert!(matches!(only.candidates("y/1"), Err(SourceError::NotFound)));
-        assert!(matches!(Rules::default().candidates("a"), Err(SourceError::NotFound)));
+        assert!(matches!(
+            Rules::default().candidates("a"),
+            Err(SourceError::NotFound)
+        ));
     }
 
     #[test]
     fn keys_never_escape_their_source() {
         let rules = Rules::new(&[rule(Some("p:"), None, "a", Some("base/${rest}"), &[])]).unwrap();
-        for id in ["p:../x", "p:a/../../x", "p:/etc/passwd", "p:a//b", "p:./a", "p:a\\b"] {
-            assert!(matches!(rules.candidates(id), Err(SourceError::Invalid(_))), "{id}");
+        for id in [
+            "p:../x",
+            "p:a/../../x",
+            "p:/etc/passwd",
+            "p:a//b",
+            "p:./a",
+            "p:a\\b",
+        ] {
+            assert!(
+                matches!(rules.candidates(id), Err(SourceError::Invalid(_))),
+                "{id}"
+            );
         }
-        assert!(matches!(rules.candidates("p:a\0b"), Err(SourceError::Invalid(_))));
+        assert!(matches!(
+            rules.candidates("p:a\0b"),
+            Err(SourceError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -118,10 +118,14 @@ pub(crate) struct BuiltStore {
 /// Build the client for a remote `config` (`s3` or `http`).
 pub(crate) fn build(config: &SourceConfig, settings: &FetchSettings) -> Result<BuiltStore, String> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let env_true = |name: &str| env(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let env_true =
+        |name: &str| env(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
     match config.kind.as_str() {
         "s3" => {
-            let bucket = config.bucket.as_deref().ok_or("an s3 source needs `bucket`")?;
+            let bucket = config
+                .bucket
+                .as_deref()
+                .ok_or("an s3 source needs `bucket`")?;
             let region = config
                 .region
                 .clone()
@@ -133,7 +137,9 @@ pub(crate) fn build(config: &SourceConfig, settings: &FetchSettings) -> Result<B
                 .clone()
                 .or_else(|| env("AWS_ENDPOINT_URL_S3"))
                 .or_else(|| env("AWS_ENDPOINT_URL"));
-            let allow_http = config.allow_http.unwrap_or_else(|| env_true("AWS_ALLOW_HTTP"));
+            let allow_http = config
+                .allow_http
+                .unwrap_or_else(|| env_true("AWS_ALLOW_HTTP"));
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .with_region(region)
@@ -154,8 +160,9 @@ pub(crate) fn build(config: &SourceConfig, settings: &FetchSettings) -> Result<B
         "http" => {
             let url = config.url.as_deref().ok_or("an http source needs `url`")?;
             let allow_http = config.allow_http.unwrap_or(url.starts_with("http://"));
+            let (origin, path) = split_url(url)?;
             let store = HttpBuilder::new()
-                .with_url(url)
+                .with_url(origin)
                 .with_client_options(settings.client_options(allow_http))
                 .with_retry(settings.retry())
                 .build()
@@ -163,11 +170,28 @@ pub(crate) fn build(config: &SourceConfig, settings: &FetchSettings) -> Result<B
             Ok(BuiltStore {
                 store: Arc::new(store),
                 kind: SourceKind::Http,
-                prefix: String::new(),
+                prefix: folder_prefix(Some(&path)),
             })
         }
-        other => Err(format!("unknown source kind {other:?} (folder, s3 or http)")),
+        other => Err(format!(
+            "unknown source kind {other:?} (folder, s3 or http)"
+        )),
     }
+}
+
+/// `http(s)://host[:port]/path/` as the origin (`http(s)://host[:port]`) and the decoded path under it.
+fn split_url(url: &str) -> Result<(&str, String), String> {
+    let after_scheme = url
+        .find("://")
+        .map(|i| i + 3)
+        .ok_or_else(|| format!("not a URL: {url:?}"))?;
+    let path_at = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    let path = percent_encoding::percent_decode_str(&url[path_at..])
+        .decode_utf8()
+        .map_err(|_| format!("the path of {url:?} is not UTF-8"))?;
+    Ok((&url[..path_at], path.into_owned()))
 }
 
 /// `prefix` as a folder: empty, or ending in exactly one `/`.
@@ -185,12 +209,27 @@ mod tests {
     #[test]
     fn quick_start_locations() {
         let s3 = SourceConfig::from_location("images", "s3://bucket/some/prefix");
-        assert_eq!((s3.kind.as_str(), s3.bucket.as_deref()), ("s3", Some("bucket")));
+        assert_eq!(
+            (s3.kind.as_str(), s3.bucket.as_deref()),
+            ("s3", Some("bucket"))
+        );
         assert_eq!(folder_prefix(s3.prefix.as_deref()), "some/prefix/");
         let bare = SourceConfig::from_location("images", "s3://bucket");
         assert_eq!(folder_prefix(bare.prefix.as_deref()), "");
         let http = SourceConfig::from_location("images", "https://h.org/iiif/");
         assert_eq!(http.kind, "http");
-        assert_eq!(SourceConfig::from_location("images", "/srv/images").kind, "folder");
+        assert_eq!(
+            SourceConfig::from_location("images", "/srv/images").kind,
+            "folder"
+        );
+        let (origin, path) = split_url("https://h.org:8443/a%20b/c/").unwrap();
+        assert_eq!(
+            (origin, folder_prefix(Some(&path)).as_str()),
+            ("https://h.org:8443", "a b/c/")
+        );
+        assert_eq!(
+            split_url("http://h.org").unwrap(),
+            ("http://h.org", String::new())
+        );
     }
 }

@@ -31,7 +31,7 @@ pub fn with_image<T>(
         }
         match result {
             Ok(value) => {
-                tracing::debug!(
+                tracing::info!(
                     identifier,
                     source = %candidate.source,
                     kind = %opened.kind,
