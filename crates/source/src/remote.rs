@@ -203,3 +203,111 @@ fn is_ranged_format(magic: &[u8]) -> bool {
         || magic.starts_with(&[0, 0, 0, 0x0C, b'j', b'P', b' ', b' '])
         || magic.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::BuiltStore;
+    use object_store::memory::InMemory;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    #[derive(Debug, Default)]
+    struct Count(AtomicU64);
+
+    impl SourceObserver for Count {
+        fn bytes_read(&self, _kind: SourceKind, bytes: u64) {
+            self.0.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    fn settings(dir: &std::path::Path) -> FetchSettings {
+        FetchSettings {
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            retries: 0,
+            backoff: Duration::from_millis(10),
+            block_size: 1024,
+            revalidate_after: Duration::from_secs(60),
+            cache_dir: dir.to_path_buf(),
+            cache_max_bytes: 1 << 20,
+        }
+    }
+
+    /// Runs `f` as the server does: on a blocking thread of a tokio runtime.
+    fn on_blocking_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let task = rt.spawn_blocking(f);
+        rt.block_on(task).unwrap()
+    }
+
+    fn source(store: Arc<InMemory>, dir: &std::path::Path, count: Arc<Count>) -> Arc<RemoteSource> {
+        let built = BuiltStore {
+            store,
+            kind: SourceKind::S3,
+            prefix: String::new(),
+        };
+        let cache = Arc::new(DiskCache::open(dir, 1 << 20).unwrap());
+        Arc::new(RemoteSource::new("t", built, settings(dir), cache, count))
+    }
+
+    #[test]
+    fn tiff_is_read_by_blocks_and_cached_others_whole_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(InMemory::new());
+        let mut tiff = b"II*\0".to_vec();
+        tiff.extend((0..10_000u32).map(|i| (i % 251) as u8));
+        let jpeg: Vec<u8> = [0xFF, 0xD8, 0xFF].into_iter().chain([7u8; 3000]).collect();
+        let (t, j) = (tiff.clone(), jpeg.clone());
+        let rt_store = Arc::clone(&store);
+        on_blocking_thread(move || {
+            let h = tokio::runtime::Handle::current();
+            h.block_on(rt_store.put(&Path::from("a.tif"), t.into()))
+                .unwrap();
+            h.block_on(rt_store.put(&Path::from("b.jpg"), j.into()))
+                .unwrap();
+        });
+        let count = Arc::new(Count::default());
+        let remote = source(Arc::clone(&store), dir.path(), Arc::clone(&count));
+        let (r, c) = (Arc::clone(&remote), Arc::clone(&count));
+        let expected = tiff.clone();
+        on_blocking_thread(move || {
+            let slot = FailureSlot::default();
+            let object = r.open("a.tif", &slot).unwrap();
+            assert_eq!(c.0.load(Ordering::Relaxed), 1024, "only the first block");
+            let mut buf = vec![0; 2500];
+            object.read_exact_at(5000, &mut buf).unwrap();
+            assert_eq!(buf, expected[5000..7500]);
+            // Blocks 4..=7 in one run of 4 KiB.
+            assert_eq!(c.0.load(Ordering::Relaxed), 1024 + 4096);
+            object.read_exact_at(5100, &mut buf[..100]).unwrap();
+            assert_eq!(c.0.load(Ordering::Relaxed), 1024 + 4096, "from memory");
+            let whole = r.open("b.jpg", &slot).unwrap();
+            assert_eq!(whole.read_all().unwrap().len(), 3003);
+            let after_whole = c.0.load(Ordering::Relaxed);
+            assert_eq!(after_whole, 1024 + 4096 + 1024 + 3003);
+            r.open("b.jpg", &slot).unwrap();
+            assert_eq!(
+                c.0.load(Ordering::Relaxed),
+                after_whole,
+                "whole file cached"
+            );
+            assert!(matches!(
+                r.open("none.tif", &slot),
+                Err(SourceError::NotFound)
+            ));
+        });
+        // A new source on the same cache folder (a restart) reads nothing for the same ranges.
+        let count2 = Arc::new(Count::default());
+        let again = source(store, dir.path(), Arc::clone(&count2));
+        on_blocking_thread(move || {
+            let object = again.open("a.tif", &FailureSlot::default()).unwrap();
+            let mut buf = vec![0; 2500];
+            object.read_exact_at(5000, &mut buf).unwrap();
+            assert_eq!(count2.0.load(Ordering::Relaxed), 0);
+        });
+    }
+}
