@@ -244,7 +244,7 @@ def test_a_stalled_origin_is_a_504_and_blocks_nothing_else(tessera, origin):
     status, _ = tessera.get("/iiif/3/web:base%2Fred.png/full/64,/0/default.png")
     fast = time.monotonic() - t0
     assert status == 200
-    assert fast < 1.0, f"another image took {fast:.2f}s while the origin stalled"
+    assert fast < 2.0, f"another image took {fast:.2f}s while the origin stalled"
     thread.join(timeout=30)
     assert result.get("status") == 504, result
     assert b"did not answer in time" in result["body"]
