@@ -1,6 +1,7 @@
 //! Where image bytes come from: local folders, S3 and HTTP(S) origins behind one random-access trait,
 //! identifier rules with fallbacks, ranged reads by blocks, and a bounded on-disk source cache.
 
+mod aws_profile;
 mod disk_cache;
 mod error;
 mod failure;

@@ -1,6 +1,7 @@
 //! Building `object_store` clients for S3 and HTTP(S) origins from config or a quick-start URL, with
 //! timeouts and retries with backoff.
 
+use crate::aws_profile::Profile;
 use crate::observer::SourceKind;
 use object_store::aws::AmazonS3Builder;
 use object_store::http::HttpBuilder;
@@ -126,11 +127,13 @@ pub(crate) fn build(config: &SourceConfig, settings: &FetchSettings) -> Result<B
                 .bucket
                 .as_deref()
                 .ok_or("an s3 source needs `bucket`")?;
+            let profile = Profile::from_environment();
             let region = config
                 .region
                 .clone()
                 .or_else(|| env("AWS_REGION"))
                 .or_else(|| env("AWS_DEFAULT_REGION"))
+                .or(profile.region.clone())
                 .unwrap_or_else(|| "us-east-1".into());
             let endpoint = config
                 .endpoint
@@ -145,6 +148,19 @@ pub(crate) fn build(config: &SourceConfig, settings: &FetchSettings) -> Result<B
                 .with_region(region)
                 .with_client_options(settings.client_options(allow_http))
                 .with_retry(settings.retry());
+            // Environment keys win (from_env read them); else the shared credentials file's profile.
+            if env("AWS_ACCESS_KEY_ID").is_none() {
+                if let (Some(key), Some(secret)) =
+                    (profile.access_key_id, profile.secret_access_key)
+                {
+                    builder = builder
+                        .with_access_key_id(key)
+                        .with_secret_access_key(secret);
+                    if let Some(token) = profile.session_token {
+                        builder = builder.with_token(token);
+                    }
+                }
+            }
             let path_style = config.path_style.unwrap_or(endpoint.is_some());
             if let Some(endpoint) = endpoint {
                 builder = builder.with_endpoint(endpoint);
