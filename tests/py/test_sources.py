@@ -345,3 +345,25 @@ def cache_only(work: Path, name: str) -> Path:
     path = work / f"{name}.toml"
     path.write_text(f'[fetch]\ncache_dir = "{work / ("cache-" + name)}"\n')
     return path
+
+
+def test_quick_start_with_credentials_from_an_aws_profile(work, s3):
+    home = work / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(
+        f"[default]\naws_access_key_id = nobody\n\n[tessera]\naws_access_key_id = {AWS_ENV['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {AWS_ENV['AWS_SECRET_ACCESS_KEY']}\n"
+    )
+    (home / ".aws" / "config").write_text("[profile tessera]\nregion = us-east-1\n")
+    env = {"HOME": str(home), "AWS_PROFILE": "tessera", "AWS_ENDPOINT_URL": s3.endpoint, "AWS_ALLOW_HTTP": "true"}
+    t = Tessera(
+        tessera_bin(),
+        ["--images", f"s3://{BUCKET}/quick", "--config", str(cache_only(work, "quick-profile"))],
+        work / "quick-profile.log",
+        env=env,
+    )
+    try:
+        status, body = t.get("/iiif/3/photo.jpg/info.json", timeout=60)
+        assert status == 200, body[:300]
+    finally:
+        t.stop()
