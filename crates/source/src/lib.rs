@@ -21,5 +21,5 @@ pub use observer::{NoObserver, SourceKind, SourceObserver};
 pub use random_access::{FileSource, RandomAccess, ReadSeek};
 pub use resolve::{FolderResolver, ResolveError, IMAGE_EXTENSIONS};
 pub use rules::{checked_key, Candidate, Rule, RuleConfig, Rules};
-pub use sources::{Opened, Sources, DEFAULT_SOURCE};
+pub use sources::{ObjectVersion, Opened, Sources, DEFAULT_SOURCE};
 pub use store::{FetchSettings, SourceConfig};

@@ -5,6 +5,7 @@ use crate::disk_cache::DiskCache;
 use crate::error::SourceError;
 use crate::observer::{SourceKind, SourceObserver};
 use crate::ranged::RangedObject;
+use crate::sources::ObjectVersion;
 use crate::store::FetchSettings;
 use crate::{FailureSlot, RandomAccess};
 use bytes::Bytes;
@@ -23,6 +24,8 @@ pub(crate) struct Version {
     pub size: u64,
     /// The ETag, when the origin sends one (used as `If-Match` on ranged reads).
     pub etag: Option<String>,
+    /// Last-Modified, nanoseconds since the Unix epoch.
+    pub modified_ns: u128,
     /// Identifies this version in cache keys: source, path, ETag or Last-Modified, size.
     pub tag: String,
 }
@@ -63,6 +66,18 @@ impl RemoteSource {
     /// The kind of origin.
     pub fn kind(&self) -> SourceKind {
         self.kind
+    }
+
+    /// The current version of `key` (HEAD when unknown or due for revalidation), without reading bytes.
+    pub(crate) fn object_version(&self, key: &str) -> Result<ObjectVersion, SourceError> {
+        let path = Path::parse(format!("{}{key}", self.prefix))
+            .map_err(|e| SourceError::Invalid(e.to_string()))?;
+        let v = self.version(&path)?;
+        Ok(ObjectVersion {
+            modified_ns: v.modified_ns,
+            size: v.size,
+            tag: v.tag,
+        })
     }
 
     /// Open `key` for random access. Must run on a blocking thread of a tokio runtime.
@@ -121,8 +136,11 @@ impl RemoteSource {
             .e_tag
             .clone()
             .unwrap_or_else(|| meta.last_modified.to_rfc3339());
+        let secs = u128::try_from(meta.last_modified.timestamp()).unwrap_or(0);
         let version = Version {
             size: meta.size,
+            modified_ns: secs * 1_000_000_000
+                + u128::from(meta.last_modified.timestamp_subsec_nanos()),
             etag: meta.e_tag,
             tag: format!("{}\n{path}\n{stamp}\n{}", self.name, meta.size),
         };

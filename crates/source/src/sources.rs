@@ -35,6 +35,18 @@ pub struct Opened {
     pub key: String,
 }
 
+/// The version of one object, read without its bytes: what a derivative cache keys on. A replaced object
+/// gets a new `tag` (remote: ETag or Last-Modified, revalidated like reads; folder: mtime and size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub modified_ns: u128,
+    /// Size in bytes.
+    pub size: u64,
+    /// Source, key and version in one line-separated string; equal tags mean the same bytes.
+    pub tag: String,
+}
+
 /// Named sources and the identifier rules.
 #[derive(Debug)]
 pub struct Sources {
@@ -146,6 +158,34 @@ impl Sources {
         names.join(", ")
     }
 
+    /// The current version of `candidate`. Blocking, like [`Sources::open`].
+    pub fn version(&self, candidate: &Candidate) -> Result<ObjectVersion, SourceError> {
+        match self.sources.get(&candidate.source) {
+            None => Err(SourceError::NotFound),
+            Some(Source::Remote(remote)) => remote.object_version(&candidate.key),
+            Some(Source::Folder(resolver)) => {
+                let path = resolver.resolve(&candidate.key)?;
+                let meta =
+                    std::fs::metadata(&path).map_err(|e| SourceError::Local(e.to_string()))?;
+                let modified_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                Ok(ObjectVersion {
+                    modified_ns,
+                    size: meta.len(),
+                    tag: format!(
+                        "{}\n{}\n{modified_ns}\n{}",
+                        candidate.source,
+                        path.display(),
+                        meta.len()
+                    ),
+                })
+            }
+        }
+    }
+
     /// Open `candidate`. Blocking: call it from a blocking thread of the tokio runtime.
     pub fn open(&self, candidate: &Candidate) -> Result<Opened, SourceError> {
         let source = self
@@ -192,5 +232,50 @@ impl RandomAccess for Counted {
         self.observer
             .bytes_read(SourceKind::Folder, buf.len() as u64);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoObserver;
+
+    #[test]
+    fn folder_versions_change_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.png"), b"one").unwrap();
+        let settings = FetchSettings {
+            timeout: std::time::Duration::from_secs(1),
+            connect_timeout: std::time::Duration::from_secs(1),
+            retries: 0,
+            backoff: std::time::Duration::from_millis(1),
+            block_size: 1024,
+            revalidate_after: std::time::Duration::from_secs(1),
+            cache_dir: dir.path().join("cache"),
+            cache_max_bytes: 1000,
+        };
+        let sources = Sources::new(
+            &dir.path().to_string_lossy(),
+            &[],
+            &[],
+            &settings,
+            Arc::new(NoObserver),
+        )
+        .unwrap();
+        let candidate = &sources.candidates("a").unwrap()[0];
+        let before = sources.version(candidate).unwrap();
+        assert_eq!(before.size, 3);
+        std::fs::write(dir.path().join("a.png"), b"three").unwrap();
+        let after = sources.version(candidate).unwrap();
+        assert_ne!(before.tag, after.tag);
+        let missing = &sources.candidates("b").unwrap()[0];
+        assert!(matches!(
+            sources.version(missing),
+            Err(SourceError::NotFound)
+        ));
+        assert_eq!(
+            sources.open(candidate).unwrap().data.read_all().unwrap(),
+            b"three"
+        );
     }
 }
