@@ -95,7 +95,7 @@ impl Default for LimitsConfig {
             max_height: None,
             max_area: None,
             max_scale: 4.0,
-            max_source_pixels: 1_000_000_000,
+            max_source_pixels: 400_000_000,
         }
     }
 }
