@@ -52,7 +52,8 @@ impl From<Refused> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // Overload refusals (503) are expected under load: counted and access-logged, not warned about.
+        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(status = self.status.as_u16(), error = %self.message, "request failed");
         }
         let reason = self.status.canonical_reason().unwrap_or("Error");
