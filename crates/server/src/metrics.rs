@@ -173,17 +173,17 @@ impl Metrics {
         );
         // Zero series up front, so dashboards and alerts see every label before the first event.
         for kind in ["image", "info"] {
-            coalesced.get_or_create(&KindLabels { kind });
+            let _ = coalesced.get_or_create(&KindLabels { kind });
         }
         for tier in ["memory", "disk", "info"] {
-            hits.get_or_create(&TierLabels { tier });
-            misses.get_or_create(&TierLabels { tier });
+            let _ = hits.get_or_create(&TierLabels { tier });
+            let _ = misses.get_or_create(&TierLabels { tier });
         }
         for reason in ["decode_slots", "pixel_budget", "timeout"] {
-            rejected.get_or_create(&ReasonLabels { reason });
+            let _ = rejected.get_or_create(&ReasonLabels { reason });
         }
         for format in ["jpg", "png", "webp", "gif", "tif"] {
-            decodes.get_or_create(&FormatLabels { format });
+            let _ = decodes.get_or_create(&FormatLabels { format });
         }
         Self {
             registry,
