@@ -135,8 +135,9 @@ def main() -> None:
             p.wait()
 
         # 2. Mixed workload under overload: 16 clients, 1 in 4 requests a distinct uncached full-size
-        #    rotated render, the rest warm tiles; 2 render slots.
-        p, port = start(images, work / "cache2", "[limits]\nmax_concurrent_decodes = 2\n")
+        #    rotated render, the rest warm tiles; 2 render slots, 2 places in the queue.
+        p, port = start(images, work / "cache2",
+                        "[limits]\nmax_concurrent_decodes = 2\nmax_queued_decodes = 2\nqueue_timeout_secs = 0.5\n")
         try:
             c = Conn(port)
             paths = tiles(200)

@@ -105,6 +105,10 @@ pub struct LimitsConfig {
     pub max_pixels_in_flight: u64,
     /// Renders of more pixels than this are "large" and may use only half the render slots.
     pub large_request_pixels: u64,
+    /// Renders that may wait for a slot; 0 means four times the slots. Beyond it: 503.
+    pub max_queued_decodes: usize,
+    /// Longest wait for a slot, in seconds; then 503.
+    pub queue_timeout_secs: f64,
     /// Longest time a request may take, in seconds, before it is answered 503.
     pub request_timeout_secs: f64,
 }
@@ -120,6 +124,8 @@ impl Default for LimitsConfig {
             max_concurrent_decodes: 0,
             max_pixels_in_flight: 400_000_000,
             large_request_pixels: 4_000_000,
+            max_queued_decodes: 0,
+            queue_timeout_secs: 5.0,
             request_timeout_secs: 60.0,
         }
     }

@@ -49,7 +49,7 @@ pub struct FormatLabels {
 /// `reason`: why work was refused.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
-    /// decode_slots, pixel_budget, timeout.
+    /// decode_slots, pixel_budget, queue_full, timeout.
     pub reason: &'static str,
 }
 
@@ -179,7 +179,7 @@ impl Metrics {
             let _ = hits.get_or_create(&TierLabels { tier });
             let _ = misses.get_or_create(&TierLabels { tier });
         }
-        for reason in ["decode_slots", "pixel_budget", "timeout"] {
+        for reason in ["decode_slots", "pixel_budget", "queue_full", "timeout"] {
             let _ = rejected.get_or_create(&ReasonLabels { reason });
         }
         for format in ["jpg", "png", "webp", "gif", "tif"] {

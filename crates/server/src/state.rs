@@ -121,6 +121,11 @@ impl AppState {
                 slots,
                 config.limits.max_pixels_in_flight,
                 config.limits.large_request_pixels,
+                match config.limits.max_queued_decodes {
+                    0 => slots * 4,
+                    n => n,
+                },
+                Duration::from_secs_f64(config.limits.queue_timeout_secs),
             ),
             metrics,
             health: Health::default(),

@@ -45,6 +45,7 @@ impl From<Refused> for ApiError {
         let what = match e {
             Refused::Slots => "every render slot is busy",
             Refused::Pixels => "the pixels being rendered are at their limit",
+            Refused::Queue => "too many renders are waiting",
         };
         ApiError::unavailable(format!("{what}; try again shortly"), RETRY_AFTER_SECS)
     }

@@ -253,7 +253,7 @@ async fn render(
 ) -> Result<Arc<Entry>, ApiError> {
     let area = |w: u32, h: u32| u64::from(w) * u64::from(h);
     let pixels = area(plan.region.w, plan.region.h) + area(plan.size.width, plan.size.height);
-    let permit = state.admission.try_admit(pixels).map_err(|refused| {
+    let permit = state.admission.admit(pixels).await.map_err(|refused| {
         state.metrics.rejected(refused.label());
         ApiError::from(refused)
     })?;
