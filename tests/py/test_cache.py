@@ -109,6 +109,26 @@ def test_fifty_identical_concurrent_requests_render_once(root, tmp_path, client)
         )
         assert decodes == 1, f"{decodes} decodes for 50 identical requests"
         assert coalesced > 0 and coalesced + hits == 49, (coalesced, hits)
+
+        # info.json of a new source version: one header read for 30 concurrent requests.
+        st = os.stat(root / "pixels.png")
+        os.utime(root / "pixels.png", (st.st_atime, st.st_mtime + 7))
+        info_before = metric(s.client, "tessera_coalesced_total", kind="info") + metric(s.client, "tessera_cache_hits_total", tier="info")
+        barrier = threading.Barrier(30)
+        infos = [None] * 30
+
+        def fetch_info(i):
+            barrier.wait()
+            infos[i] = s.client.get("/iiif/3/pixels/info.json")
+
+        threads = [threading.Thread(target=fetch_info, args=(i,)) for i in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(r.status == 200 for r in infos) and len({r.body for r in infos}) == 1
+        info_after = metric(s.client, "tessera_coalesced_total", kind="info") + metric(s.client, "tessera_cache_hits_total", tier="info")
+        assert info_after - info_before == 29, "one of 30 identical info.json requests reads the header"
     finally:
         s.stop()
 
