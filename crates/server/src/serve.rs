@@ -19,9 +19,7 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let state_for_run = Arc::clone(&state);
     runtime.block_on(async move {
-        let state = state_for_run;
         let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
         tracing::info!(images = %state.resolver.root().display(), %addr, "serving");
