@@ -58,6 +58,7 @@ def test_disk_cache_stays_within_its_bound_and_serves_identical_bytes(root, tmp_
         assert len(cache_files(cache)) >= 3
     finally:
         s.stop()
+    kept = sorted(cache_files(cache))
 
     # After a restart, the index is rebuilt from disk: what is there is served without rendering.
     s = start(root, tmp_path, "[cache]\nmemory_max_entry_bytes = 0\n", ["--cache-dir", str(cache), "--cache-max-bytes", str(bound)], "t2")
@@ -67,9 +68,12 @@ def test_disk_cache_stays_within_its_bound_and_serves_identical_bytes(root, tmp_
         assert r.status == 200 and r.body == client.get(last).body
         assert metric(s.client, "tessera_decodes_total") == 0
         deadline = time.monotonic() + 10
-        while metric(s.client, "tessera_cache_entries", tier="disk") < len(cache_files(cache)):
+        while metric(s.client, "tessera_cache_entries", tier="disk") < len(kept):
             assert time.monotonic() < deadline, "the index was not rebuilt"
             time.sleep(0.1)
+        # Everything that was there is indexed and kept.
+        assert sorted(cache_files(cache)) == kept
+        assert metric(s.client, "tessera_cache_entries", tier="disk") == len(kept)
     finally:
         s.stop()
 

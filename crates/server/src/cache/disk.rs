@@ -57,10 +57,16 @@ impl DiskCache {
         if !indexed && self.rebuilt.load(Ordering::Acquire) {
             return None;
         }
-        match tokio::fs::read(self.dir.join(&rel)).await {
+        let path = self.dir.join(&rel);
+        match tokio::fs::read(&path).await {
             Ok(data) => {
                 let size = data.len() as u64;
                 let entry = decode(&data, key)?;
+                // Record the use on disk too, so recency survives a restart.
+                let _ = tokio::task::spawn_blocking(move || {
+                    std::fs::File::open(path).and_then(|f| f.set_modified(SystemTime::now()))
+                })
+                .await;
                 if !indexed {
                     // Found before the start-up scan reached it.
                     self.remember(rel, size);
@@ -122,7 +128,8 @@ impl DiskCache {
             .unwrap_or_default()
     }
 
-    /// Index what is on disk (oldest first, by modification time) and delete leftover temporary files.
+    /// Index what is on disk (by modification time, which a hit refreshes) and delete leftover temporary
+    /// files and whatever no longer fits the bounds.
     /// Runs in the background at start-up; entries written meanwhile stay the most recent.
     pub fn rebuild(&self) {
         let mut found: Vec<(SystemTime, String, u64)> = Vec::new();
@@ -298,5 +305,25 @@ mod tests {
         assert!(again.get(&key(1, "g2")).await.is_some());
         assert_eq!(again.purge(None).await.files, 1);
         assert_eq!(du(dir.path()), 0);
+    }
+
+    #[tokio::test]
+    async fn recency_survives_a_restart_and_a_smaller_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 10_000, 100).unwrap();
+        cache.rebuild();
+        for n in 0..3 {
+            cache.put(&key(n, "g"), &entry(900)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Entry 0 was written first but used last.
+        assert!(cache.get(&key(0, "g")).await.is_some());
+        let smaller = DiskCache::open(dir.path(), 2_500, 100).unwrap();
+        smaller.rebuild();
+        assert_eq!(smaller.usage().1, 2);
+        assert!(smaller.get(&key(0, "g")).await.is_some());
+        assert!(smaller.get(&key(2, "g")).await.is_some());
+        assert!(smaller.get(&key(1, "g")).await.is_none());
+        assert!(du(dir.path()) <= 2_500);
     }
 }

@@ -91,7 +91,11 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         {
             return false;
         }
-        let tick = self.order.keys().next().map_or(0, |t| t.saturating_sub(1));
+        let tick = self
+            .order
+            .keys()
+            .next()
+            .map_or(self.tick, |t| t.saturating_sub(1));
         if self.order.contains_key(&tick) {
             return false;
         }
@@ -175,6 +179,17 @@ mod tests {
             lru.insert("k", 0, i % 90).unwrap();
             assert!(lru.weight() <= 100 && lru.len() <= 3);
         }
+    }
+
+    #[test]
+    fn an_empty_index_takes_many_old_entries() {
+        let mut lru = Lru::new(100, 10);
+        for k in 0..5 {
+            assert!(lru.insert_old(k, (), 10));
+        }
+        assert_eq!(lru.len(), 5);
+        // The last inserted as old is the first evicted.
+        assert_eq!(lru.insert(9, (), 60).unwrap(), vec![(4, ())]);
     }
 
     #[test]
