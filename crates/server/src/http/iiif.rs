@@ -164,7 +164,8 @@ async fn info(
         "<{}>;rel=\"profile\"",
         path.version.level2_profile_uri()
     ))?;
-    let mut response = if validators.not_modified(headers) {
+    let not_modified = validators.not_modified(headers);
+    let mut response = if not_modified {
         validators.not_modified_response()
     } else {
         let mut response = (StatusCode::OK, body).into_response();
@@ -175,7 +176,11 @@ async fn info(
         response
     };
     response.headers_mut().insert(header::LINK, profile);
-    response.extensions_mut().insert(outcome);
+    response.extensions_mut().insert(if not_modified {
+        Outcome::Revalidated
+    } else {
+        outcome
+    });
     Ok(response)
 }
 
