@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs Tessera's complete test suite on a fresh machine with Rust and python3:
 # format check, clippy, the Rust tests, the release build, and the black-box Python suite (tests/py)
-# that starts the real binary. Extra arguments go to pytest (e.g. `scripts/test.sh -k http -x`).
+# that starts the real binary (and real Nginx in front of it). Extra arguments go to pytest (e.g. `scripts/test.sh -k http -x`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +36,12 @@ if ! { ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; } \
    && ! ls /usr/lib/*/libmagic.so.1 /usr/lib/libmagic.so.1 >/dev/null 2>&1; then
   step "installing libmagic1"
   apt_install libmagic1
+fi
+
+# The Nginx integration test (tests/py/test_nginx.py) runs Debian's nginx in front of Tessera.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  step "installing nginx"
+  apt_install nginx
 fi
 
 VENV="$ROOT/.venv"

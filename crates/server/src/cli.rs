@@ -18,6 +18,35 @@ pub struct Cli {
 pub enum Command {
     /// Serve images over the IIIF Image API (3.0 under /iiif/3/, 2.1 under /iiif/2/).
     Serve(ServeArgs),
+    /// Manage the derivative cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// `tessera cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Delete cached derivatives from the disk cache: of one identifier, or all. Works on a stopped or
+    /// running server's folder; a running server also keeps small responses in memory, which only
+    /// `POST /admin/cache/purge` clears.
+    Purge(PurgeArgs),
+}
+
+/// Options of `tessera cache purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// A TOML config file, as for `tessera serve`, for cache.dir and images.root.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The cache folder (overrides cache.dir).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The image folder (overrides images.root), to find the identifier's file.
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Purge only this identifier's derivatives (as in URLs, percent-decoded); all when omitted.
+    #[arg(long, value_name = "ID")]
+    pub identifier: Option<String>,
 }
 
 /// Options of `tessera serve`. Each overrides the config file and the environment.
@@ -52,4 +81,10 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Keep rendered images in this folder (the disk cache; off when unset)
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Most bytes the disk cache may hold [default: 10 GiB]
+    #[arg(long, value_name = "BYTES")]
+    pub cache_max_bytes: Option<u64>,
 }

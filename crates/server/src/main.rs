@@ -2,12 +2,13 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use tessera::cli::{Cli, Command};
+use tessera::cli::{CacheCommand, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => tessera::serve::run(&args),
+        Command::Cache(CacheCommand::Purge(args)) => tessera::purge::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

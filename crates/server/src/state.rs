@@ -1,11 +1,20 @@
 //! What every request handler shares.
 
+use crate::admission::Admission;
+use crate::cache::{Caches, Entry};
+use crate::coalesce::Coalescer;
 use crate::config::Config;
+use crate::http::ApiError;
+use crate::metrics::Metrics;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_iiif::Dimensions;
 use tessera_image::{EncodeOptions, ReadLimits};
 use tessera_source::FolderResolver;
 
-/// Shared, read-only server state.
+/// Shared server state.
 #[derive(Debug)]
 pub struct AppState {
     /// Identifier → file.
@@ -22,6 +31,50 @@ pub struct AppState {
     pub public_base_url: Option<String>,
     /// Longest URL accepted.
     pub max_url_bytes: usize,
+    /// Derivative, response and image-info caches.
+    pub caches: Caches,
+    /// Identical image renders in flight.
+    pub renders: Coalescer<String, Result<Arc<Entry>, ApiError>>,
+    /// Identical header reads in flight.
+    pub headers: Coalescer<String, Result<Dimensions, ApiError>>,
+    /// The render gate.
+    pub admission: Admission,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Liveness and readiness.
+    pub health: Health,
+    /// `Cache-Control` max-age of images.
+    pub image_max_age: u64,
+    /// `Cache-Control` max-age of info.json.
+    pub info_max_age: u64,
+    /// The admin token, if the admin endpoints are on.
+    pub admin_token: Option<String>,
+    /// Time limit per request.
+    pub request_timeout: Duration,
+}
+
+/// Whether the server takes work: not before it listens, not while it drains.
+#[derive(Debug, Default)]
+pub struct Health {
+    started: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Health {
+    /// The listener is up.
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
+    /// Shutdown has begun.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Started and not draining.
+    pub fn ready(&self) -> bool {
+        self.started.load(Ordering::Acquire) && !self.draining.load(Ordering::Acquire)
+    }
 }
 
 impl AppState {
@@ -33,6 +86,17 @@ impl AppState {
                 format!("image folder {}: {e}", config.images.root.display()),
             )
         })?;
+        let metrics = Arc::new(Metrics::new());
+        let caches = Caches::new(&config.cache, Arc::clone(&metrics)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cache folder {:?}: {e}", config.cache.dir),
+            )
+        })?;
+        let slots = match config.limits.max_concurrent_decodes {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            n => n,
+        };
         Ok(Self {
             resolver,
             limits: config.iiif_limits(),
@@ -50,6 +114,25 @@ impl AppState {
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_string()),
             max_url_bytes: config.server.max_url_bytes,
+            caches,
+            renders: Coalescer::default(),
+            headers: Coalescer::default(),
+            admission: Admission::new(
+                slots,
+                config.limits.max_pixels_in_flight,
+                config.limits.large_request_pixels,
+                match config.limits.max_queued_decodes {
+                    0 => slots * 4,
+                    n => n,
+                },
+                Duration::from_secs_f64(config.limits.queue_timeout_secs),
+            ),
+            metrics,
+            health: Health::default(),
+            image_max_age: config.http.image_max_age,
+            info_max_age: config.http.info_max_age,
+            admin_token: config.admin.token.clone(),
+            request_timeout: Duration::from_secs_f64(config.limits.request_timeout_secs),
         })
     }
 }

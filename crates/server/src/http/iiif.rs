@@ -1,16 +1,22 @@
 //! The IIIF routes: base URI redirects, `info.json`, and image requests, for both versions.
 
 use super::base_url::base_url;
+use super::conditional::Validators;
 use super::error::ApiError;
 use super::negotiate::info_content_type;
+use super::observe::Outcome;
+use crate::cache::{group_of, hash_hex, CacheKey, Entry, SourceVersion};
+use crate::coalesce::Role;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 use tessera_iiif::info::{default_sizes, default_tiles};
-use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Target};
+use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Plan, Target};
 use tessera_image::ImageReader;
 use tessera_source::FileSource;
 
@@ -46,9 +52,81 @@ pub async fn handle(
         } => {
             let request =
                 ImageRequest::parse(path.version, region, size, rotation, quality_format)?;
-            image(state, &path, &service_id, request).await
+            image(state, &path, &service_id, request, &headers).await
         }
     }
+}
+
+/// A source file, its version and its cache group.
+struct Source {
+    file: PathBuf,
+    version: SourceVersion,
+    group: String,
+}
+
+impl Source {
+    async fn resolve(state: &AppState, identifier: &str) -> Result<Self, ApiError> {
+        let file = state.resolver.resolve(identifier)?;
+        let version = SourceVersion::of(&file).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reading the image's metadata: {e}"),
+            )
+        })?;
+        let group = group_of(state.resolver.root(), &file);
+        Ok(Self {
+            file,
+            version,
+            group,
+        })
+    }
+}
+
+/// The image's size: from the info cache, else from its header (read once for concurrent callers).
+/// Also says whether it came from the cache.
+async fn dimensions(
+    state: &Arc<AppState>,
+    source: &Source,
+) -> Result<(Dimensions, Outcome), ApiError> {
+    if let Some(d) = state.caches.info(&source.file, source.version) {
+        return Ok((d, Outcome::Hit));
+    }
+    let key = format!(
+        "{}\n{}-{}",
+        source.file.display(),
+        source.version.mtime_ns,
+        source.version.size
+    );
+    let (st, file, group, version) = (
+        Arc::clone(state),
+        source.file.clone(),
+        source.group.clone(),
+        source.version,
+    );
+    let (result, role) = state
+        .headers
+        .run(key, move || async move {
+            let limits = st.read_limits;
+            let opened = file.clone();
+            let d = blocking(move || {
+                open(opened, &limits).map(|r| {
+                    let h = r.header();
+                    Dimensions::new(h.width, h.height)
+                })
+            })
+            .await?;
+            st.caches.put_info(file, group, version, d);
+            Ok(d)
+        })
+        .await;
+    let outcome = match role {
+        Role::Leader => Outcome::Miss,
+        Role::Follower => {
+            state.metrics.coalesced("info");
+            Outcome::Coalesced
+        }
+    };
+    Ok((result.unwrap_or_else(|| Err(worker_died()))?, outcome))
 }
 
 /// `info.json`: header only, never pixels.
@@ -58,10 +136,8 @@ async fn info(
     service_id: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let file = state.resolver.resolve(&path.identifier)?;
-    let limits = state.read_limits;
-    let header = blocking(move || open(file, &limits).map(|r| *r.header())).await?;
-    let dimensions = Dimensions::new(header.width, header.height);
+    let source = Source::resolve(&state, &path.identifier).await?;
+    let (dimensions, outcome) = dimensions(&state, &source).await?;
     let tiles = [default_tiles(dimensions, state.tile_size, &state.limits)];
     let sizes = default_sizes(dimensions, SMALLEST_LISTED_SIZE, &state.limits);
     let service = ImageService {
@@ -74,54 +150,152 @@ async fn info(
     let body = serde_json::to_string_pretty(&service.to_json(path.version))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let content_type = info_content_type(path.version, headers);
-    let mut response = (StatusCode::OK, body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, header_value(&content_type)?);
-    h.insert(header::VARY, HeaderValue::from_static("Accept"));
-    h.insert(
-        header::LINK,
-        header_value(&format!(
-            "<{}>;rel=\"profile\"",
-            path.version.level2_profile_uri()
-        ))?,
-    );
+    // The body depends on the request's host and Accept, so its own hash is the ETag.
+    let validators = Validators {
+        etag: format!(
+            "\"{}\"",
+            hash_hex(format!("{content_type}\n{body}").as_bytes())
+        ),
+        last_modified: source.version.modified(),
+        max_age: state.info_max_age,
+        vary_accept: true,
+    };
+    let profile = header_value(&format!(
+        "<{}>;rel=\"profile\"",
+        path.version.level2_profile_uri()
+    ))?;
+    let not_modified = validators.not_modified(headers);
+    let mut response = if not_modified {
+        validators.not_modified_response()
+    } else {
+        let mut response = (StatusCode::OK, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, header_value(&content_type)?);
+        validators.apply(&mut response);
+        response
+    };
+    response.headers_mut().insert(header::LINK, profile);
+    response.extensions_mut().insert(if not_modified {
+        Outcome::Revalidated
+    } else {
+        outcome
+    });
     Ok(response)
 }
 
-/// An image request: plan against the header, then read, transform and encode.
+/// An image request: plan against the (cached) header, answer 304 or from the cache when possible,
+/// else render once for all identical concurrent requests.
 async fn image(
     state: Arc<AppState>,
     path: &IiifPath,
     service_id: &str,
     request: ImageRequest,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let file = state.resolver.resolve(&path.identifier)?;
-    let worker_state = Arc::clone(&state);
-    let (bytes, plan) = blocking(move || {
-        let mut reader = open(file, &worker_state.read_limits)?;
-        let h = reader.header();
-        let plan = plan(
-            &request,
-            Dimensions::new(h.width, h.height),
-            &worker_state.limits,
-        )?;
-        let bytes = tessera_image::render(reader.as_mut(), &plan, &worker_state.encode)?;
-        Ok((bytes, plan))
-    })
-    .await?;
-    let link = format!(
+    let source = Source::resolve(&state, &path.identifier).await?;
+    let (dimensions, _) = dimensions(&state, &source).await?;
+    let plan = plan(&request, dimensions, &state.limits)?;
+    let key = CacheKey::new(
+        path.version.path_segment(),
+        &source.group,
+        source.version,
+        &plan.canonical,
+    );
+    let validators = Validators {
+        etag: key.etag(),
+        last_modified: source.version.modified(),
+        max_age: state.image_max_age,
+        vary_accept: false,
+    };
+    let link = header_value(&format!(
         "<{}>;rel=\"profile\", <{service_id}/{}>;rel=\"canonical\"",
         path.version.level2_profile_uri(),
         plan.canonical
-    );
-    let mut response = (StatusCode::OK, bytes).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(plan.format.media_type()),
-    );
-    h.insert(header::LINK, header_value(&link)?);
+    ))?;
+    if validators.not_modified(headers) {
+        let mut response = validators.not_modified_response();
+        response.headers_mut().insert(header::LINK, link);
+        response.extensions_mut().insert(Outcome::Revalidated);
+        return Ok(response);
+    }
+    let (entry, outcome) = match state.caches.get(&key).await {
+        Some((entry, _)) => (entry, Outcome::Hit),
+        None => {
+            let worker = Arc::clone(&state);
+            let file = source.file.clone();
+            let (result, role) = state
+                .renders
+                .run(key.text.clone(), move || render(worker, file, plan, key))
+                .await;
+            let entry = result.unwrap_or_else(|| Err(worker_died()))?;
+            let outcome = match role {
+                Role::Leader => Outcome::Miss,
+                Role::Follower => {
+                    state.metrics.coalesced("image");
+                    Outcome::Coalesced
+                }
+            };
+            (entry, outcome)
+        }
+    };
+    let mut response = (StatusCode::OK, entry.body.clone()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header_value(&entry.media_type)?);
+    response.headers_mut().insert(header::LINK, link);
+    validators.apply(&mut response);
+    response.extensions_mut().insert(outcome);
     Ok(response)
+}
+
+/// Render `plan` from `file` if admission allows, and cache the result.
+async fn render(
+    state: Arc<AppState>,
+    file: PathBuf,
+    plan: Plan,
+    key: CacheKey,
+) -> Result<Arc<Entry>, ApiError> {
+    let area = |w: u32, h: u32| u64::from(w) * u64::from(h);
+    let pixels = area(plan.region.w, plan.region.h) + area(plan.size.width, plan.size.height);
+    let permit = state.admission.admit(pixels).await.map_err(|refused| {
+        state.metrics.rejected(refused.label());
+        ApiError::from(refused)
+    })?;
+    let format = plan.format.extension();
+    let entry = Entry {
+        media_type: plan.format.media_type().to_string(),
+        canonical: plan.canonical.clone(),
+        body: Bytes::new(),
+    };
+    let worker = Arc::clone(&state);
+    state.metrics.decodes_in_flight(1);
+    let started = Instant::now();
+    let result = blocking(move || {
+        let _permit = permit;
+        let mut reader = open(file, &worker.read_limits)?;
+        Ok(tessera_image::render(
+            reader.as_mut(),
+            &plan,
+            &worker.encode,
+        )?)
+    })
+    .await;
+    state.metrics.decodes_in_flight(-1);
+    state.metrics.decode(format, started.elapsed());
+    let entry = Arc::new(Entry {
+        body: Bytes::from(result?),
+        ..entry
+    });
+    state.caches.put(&key, Arc::clone(&entry)).await;
+    Ok(entry)
+}
+
+fn worker_died() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the image could not be processed (worker failure)",
+    )
 }
 
 /// Open `file` and read its header.
