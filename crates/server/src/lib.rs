@@ -1,5 +1,6 @@
 //! Tessera's server: configuration, the HTTP face and the process around it.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod http;

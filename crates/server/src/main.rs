@@ -7,10 +7,11 @@ use tessera::cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => tessera::serve::run(&args),
+        Command::Serve(args) => tessera::serve::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => tessera::check::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("tessera: {e}");
             ExitCode::FAILURE
