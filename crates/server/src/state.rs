@@ -38,6 +38,7 @@ impl AppState {
             limits: config.iiif_limits(),
             read_limits: ReadLimits {
                 max_pixels: config.limits.max_source_pixels,
+                ..ReadLimits::default()
             },
             encode: EncodeOptions {
                 jpeg_quality: config.output.jpeg_quality,

@@ -180,7 +180,7 @@ fn cmyk_to_rgb(src: &[u8], dst: &mut [u8]) {
 /// A libjpeg error manager that unwinds on fatal errors and on the premature-end-of-file warning,
 /// so truncated files fail instead of being silently filled in with gray. Other corrupt-data
 /// warnings (stray bytes, short segments) are tolerated as libjpeg-based readers do.
-fn strict_error_manager() -> jpeg_error_mgr {
+pub(crate) fn strict_error_manager() -> jpeg_error_mgr {
     // SAFETY: jpeg_error_mgr is a plain C struct for which all-zero bytes are valid (null
     // function pointers are `None`); jpeg_std_error fills every field with libjpeg's defaults.
     let mut err: jpeg_error_mgr = unsafe { std::mem::zeroed() };

@@ -1,7 +1,7 @@
 //! One reader per source format behind [`ImageReader`], chosen by [`open`] from the magic bytes.
 
 mod gif;
-mod jpeg;
+pub(crate) mod jpeg;
 mod png;
 mod tiff;
 mod webp;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
+use crate::colour::IccMode;
 use crate::{ImageError, Raster, SourceFormat};
 
 /// What `info.json` needs: the full-resolution size and the format.
@@ -24,18 +25,24 @@ pub struct ImageHeader {
     pub format: SourceFormat,
 }
 
-/// Limits that protect the process from hostile files.
+/// Limits that protect the process from hostile files, and how sources are interpreted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {
     /// Largest `width * height` an image may declare. The default, 400 million pixels
     /// (e.g. 20000x20000), needs up to 1.6 GB as RGBA when a whole image must be decoded.
     pub max_pixels: u64,
+    /// Embedded ICC profiles: converted to sRGB (default) or kept as stored.
+    pub icc: IccMode,
+    /// Honour the EXIF orientation of JPEG files (default true); sizes in headers follow it.
+    pub auto_orient: bool,
 }
 
 impl Default for ReadLimits {
     fn default() -> Self {
         Self {
             max_pixels: 400_000_000,
+            icc: IccMode::ToSrgb,
+            auto_orient: true,
         }
     }
 }

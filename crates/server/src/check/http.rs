@@ -57,11 +57,7 @@ impl Client {
 
     /// Check `identifier`: fetch `info.json`, then the sample resize, decode it and compare sizes.
     pub fn check(&self, identifier: &str, longest: u32, outcome: &mut Outcome) {
-        let service = format!(
-            "{}/{}",
-            self.base,
-            utf8_percent_encode(identifier, SEGMENT)
-        );
+        let service = format!("{}/{}", self.base, utf8_percent_encode(identifier, SEGMENT));
         let (status, body, _) = match self.get(&format!("{service}/info.json")) {
             Ok(r) => r,
             Err(e) => return outcome.fail("http transport", e),

@@ -100,12 +100,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 
 /// Check every identifier on `jobs` threads; at most `jobs` images are open at any time.
 /// Outcomes come back in the order of `identifiers`.
-fn check_all(
-    checker: &Checker,
-    identifiers: &[String],
-    jobs: usize,
-    longest: u32,
-) -> Vec<Outcome> {
+fn check_all(checker: &Checker, identifiers: &[String], jobs: usize, longest: u32) -> Vec<Outcome> {
     let bar = progress::bar(identifiers.len());
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Outcome>> = vec![None; identifiers.len()];

@@ -76,7 +76,9 @@ pub fn summary(outcomes: &[Outcome], elapsed: Duration, jobs: usize) -> String {
     let failed = outcomes.len() - ok;
     let mut by_cause: BTreeMap<&str, usize> = BTreeMap::new();
     for o in outcomes.iter().filter(|o| o.status == Status::Error) {
-        *by_cause.entry(o.cause.as_deref().unwrap_or("other")).or_default() += 1;
+        *by_cause
+            .entry(o.cause.as_deref().unwrap_or("other"))
+            .or_default() += 1;
     }
     let mut s = String::new();
     let _ = writeln!(
