@@ -2,6 +2,8 @@
 
 mod gif;
 pub(crate) mod jpeg;
+pub(crate) mod jpeg_meta;
+mod oriented;
 mod png;
 mod tiff;
 mod webp;
@@ -69,7 +71,15 @@ pub fn open(
     let prefix = source.read_range(0, 16)?;
     let format = SourceFormat::sniff(&prefix).ok_or(ImageError::UnknownFormat)?;
     let reader: Box<dyn ImageReader> = match format {
-        SourceFormat::Jpeg => Box::new(jpeg::JpegReader::open(source, limits)?),
+        SourceFormat::Jpeg => {
+            let reader = jpeg::JpegReader::open(source, limits)?;
+            let orientation = if limits.auto_orient {
+                reader.orientation
+            } else {
+                1
+            };
+            oriented::Oriented::wrap(Box::new(reader), orientation)
+        }
         SourceFormat::Png => Box::new(png::PngReader::open(source, limits)?),
         SourceFormat::Gif => Box::new(gif::GifReader::open(source, limits)?),
         SourceFormat::Tiff => Box::new(tiff::TiffReader::open(source, limits)?),

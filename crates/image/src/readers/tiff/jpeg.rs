@@ -4,6 +4,7 @@
 use mozjpeg::{ColorSpace, Decompress};
 
 use crate::readers::jpeg::strict_error_manager;
+use crate::readers::jpeg_meta;
 use crate::ImageError;
 
 /// Decoded JPEG pixels: 1 (gray), 3 (RGB) or 4 (CMYK, 0 = no ink) bytes per pixel.
@@ -34,7 +35,8 @@ pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, 
     let (mut started, channels, adobe_cmyk) = match dec.color_space() {
         ColorSpace::JCS_GRAYSCALE => (dec.grayscale().map_err(corrupt)?, 1, false),
         ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => {
-            let inverted = dec.color_space() == ColorSpace::JCS_YCCK || has_adobe_marker(&stream);
+            let inverted =
+                dec.color_space() == ColorSpace::JCS_YCCK || jpeg_meta::parse(&stream).adobe;
             (
                 dec.to_colorspace(ColorSpace::JCS_CMYK).map_err(corrupt)?,
                 4,
@@ -60,30 +62,4 @@ pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, 
         height,
         channels,
     })
-}
-
-/// Whether the stream has an Adobe APP14 segment before its first scan (which, for CMYK,
-/// means the samples are stored inverted, as Photoshop writes them).
-pub(crate) fn has_adobe_marker(stream: &[u8]) -> bool {
-    let mut i = 2;
-    while i + 4 <= stream.len() {
-        if stream[i] != 0xFF {
-            i += 1;
-            continue;
-        }
-        let marker = stream[i + 1];
-        if marker == 0xDA {
-            return false;
-        }
-        if marker == 0xFF || (0xD0..=0xD8).contains(&marker) || marker == 0x01 {
-            i += if marker == 0xFF { 1 } else { 2 };
-            continue;
-        }
-        let len = usize::from(u16::from_be_bytes([stream[i + 2], stream[i + 3]]));
-        if marker == 0xEE && stream.get(i + 4..i + 9) == Some(b"Adobe") {
-            return true;
-        }
-        i += 2 + len.max(2);
-    }
-    false
 }
