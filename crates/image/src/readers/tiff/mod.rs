@@ -394,9 +394,9 @@ fn pixel(layout: &Layout, model: Photometric, src: &[u8], dst: &mut [u8]) {
         Photometric::Palette => {
             let n = 1usize << layout.bits;
             let i = usize::from(src[0]).min(n - 1);
-            for c in 0..3 {
+            for (c, d) in dst.iter_mut().take(3).enumerate() {
                 let v = layout.color_map.get(c * n + i).copied().unwrap_or(0);
-                dst[c] = (v >> 8) as u8;
+                *d = (v >> 8) as u8;
             }
         }
         Photometric::Lab { unsigned_ab } => {
