@@ -17,6 +17,7 @@ use crate::cli::{CheckArgs, ServeArgs};
 use crate::config::Config;
 use crate::state::AppState;
 use report::{Outcome, Status};
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -84,11 +85,13 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let start = Instant::now();
     let outcomes = check_all(&checker, &identifiers, jobs, args.sample_size);
     let elapsed = start.elapsed();
-    print!("{}", report::summary(&outcomes, elapsed, jobs));
+    // A closed stdout (e.g. piped into `head`) must not turn into a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", report::summary(&outcomes, elapsed, jobs));
     if let Some(path) = &args.report {
         report::write(path, &outcomes)
             .map_err(|e| format!("writing the report {}: {e}", path.display()))?;
-        println!("report written to {}", path.display());
+        let _ = writeln!(out, "report written to {}", path.display());
     }
     let all_ok = outcomes.iter().all(|o| o.status == Status::Ok);
     Ok(if all_ok {
