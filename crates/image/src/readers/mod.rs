@@ -69,6 +69,11 @@ pub fn open(
     limits: &ReadLimits,
 ) -> Result<Box<dyn ImageReader>, ImageError> {
     let prefix = source.read_range(0, 16)?;
+    if prefix.starts_with(b"\0\0\0\x0cjP  ") || prefix.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
+        return Err(ImageError::Unsupported(
+            "jpeg2000: JPEG 2000 is recognised but not read yet".into(),
+        ));
+    }
     let format = SourceFormat::sniff(&prefix).ok_or(ImageError::UnknownFormat)?;
     let reader: Box<dyn ImageReader> = match format {
         SourceFormat::Jpeg => {
