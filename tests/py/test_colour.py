@@ -57,6 +57,7 @@ CASES = [
     ("png/photo_rgb8_icc__skimage-astronaut.png", 1.5),
     ("png/palette8_trns__pngsuite-ftbbn3p08.png", 0.5),
     ("png/gray-alpha8__pngsuite-basn4a08.png", 0.5),
+    ("webp/lossy_icc_exif_xmp__pillow-flower2.webp", 1.5),
 ] + [(f"jpeg/exif-orientation-{n}__pillow-hopper_orientation_{n}.jpg", 3.0) for n in range(2, 9)]
 
 
@@ -151,3 +152,23 @@ def test_exif_orientation_swaps_info_sizes(corpus_server, report):
     # The blue mark, stored top-left, is shown top-right after a 90 degree clockwise turn.
     r_, g_, b_ = got.getpixel((35, 3))
     assert b_ > 150 and r_ < 100
+
+
+def test_keep_and_no_orientation_settings(corpus_server, tmp_path, report):
+    """`[colour] icc = "keep"` serves stored values; `auto_orient = false` serves stored pixels."""
+    _, root = corpus_server
+    config = tmp_path / "tessera.toml"
+    config.write_text('[colour]\nicc = "keep"\nauto_orient = false\n')
+    s = Server(root, ["--config", str(config)], tmp_path / "tessera-keep.log")
+    try:
+        p3 = "png/rgb8_icc_display-p3__libjxl-P3-sRGB-color-bars.png"
+        got = s.client.get(f"/iiif/3/{p3.replace('/', '%2F')}/full/max/0/default.png").image().convert("RGB")
+        stored = Image.open(root / p3).convert("RGB")
+        err_stored = mean_abs_diff(got, stored)
+        err_managed = mean_abs_diff(got, reference(root / p3))
+        report(f"colour keep: P3 vs stored {err_stored:.3f}, vs sRGB-converted {err_managed:.3f}")
+        assert err_stored < 0.5 and err_managed > 5
+        info = s.client.get("/iiif/3/oriented6.jpg/info.json").json()
+        assert (info["width"], info["height"]) == (60, 40)
+    finally:
+        s.stop()
