@@ -315,3 +315,36 @@ fn limits_refuse_large_images_at_open() {
         Err(ImageError::UnknownFormat)
     ));
 }
+
+#[test]
+fn truncated_tiffs_of_every_compression_are_refused() {
+    for path in [
+        "tiff/striped_ycbcr_jpeg_2x2subsampled__pillow-tiff_strip_ycbcr_jpeg_2x2_sampling.tif",
+        "tiff/striped_ycbcr_old-style-jpeg__pillow-old-style-jpeg-compression.tif",
+        "tiff/striped_bilevel_ccitt-g4__pillow-hopper_g4_500.tif",
+        "tiff/lzma__pillow-hopper_lzma.tif",
+        "tiff/palette8_lzw_extrasample__pillow-rdf.tif",
+        "tiff/striped_rgb8_deflate_icc__pillow-tiff_adobe_deflate.tif",
+        "tiff/striped_rgb8_packbits__pillow-copyleft.tiff",
+        "tiff/float32_gray_no-photometric__pillow-10ct_32bit_128.tiff",
+    ] {
+        let file = std::fs::read(corpus(path)).unwrap();
+        for cut in [7, 100, file.len() / 2, file.len() * 3 / 4] {
+            let result = open_bytes(file[..cut].to_vec()).and_then(|mut r| read_full(r.as_mut()));
+            assert!(
+                matches!(result, Err(ImageError::Corrupt(_) | ImageError::Io(_))),
+                "{path} cut at {cut}: {:?}",
+                result.map(|r| (r.width, r.height))
+            );
+        }
+    }
+    // The G3 file holds three pages; its first page's strip is bytes 312..46814. Cut inside it.
+    let g3 = std::fs::read(corpus(
+        "tiff/striped_bilevel_ccitt-g3_multipage__pillow-total-pages-zero.tif",
+    ))
+    .unwrap();
+    for cut in [7, 100, 10_000, 30_000] {
+        let result = open_bytes(g3[..cut].to_vec()).and_then(|mut r| read_full(r.as_mut()));
+        assert!(result.is_err(), "g3 cut at {cut} decoded");
+    }
+}

@@ -116,6 +116,13 @@ fn decode(
         for cx in region.x / cw..=(rx1 - 1) / cw {
             let chunk = read_chunk(source, layout, cx, cy, scale)?;
             let (x0, y0) = (cx * cw, cy * ch);
+            // A chunk that decodes smaller than the part of the image it covers would leave
+            // made-up (black) pixels: refuse it.
+            if chunk.width < cw.min(layout.width - x0) || chunk.rows < ch.min(layout.height - y0) {
+                return Err(corrupt(
+                    "strip or tile decodes smaller than the image area it covers",
+                ));
+            }
             for y in y0.max(region.y)..(y0 + chunk.rows).min(ry1) {
                 for x in x0.max(region.x)..(x0 + chunk.width).min(rx1) {
                     let s = (((y - y0) * chunk.width + (x - x0)) as usize) * chunk.spp;
