@@ -90,6 +90,9 @@ pub fn summary(outcomes: &[Outcome], elapsed: Duration, jobs: usize) -> String {
     for (cause, n) in &by_cause {
         let _ = writeln!(s, "  {n:>5}  {cause}");
     }
+    if let Some(slow) = outcomes.iter().max_by_key(|o| o.time_ms) {
+        let _ = writeln!(s, "slowest: {} ({} ms)", slow.identifier, slow.time_ms);
+    }
     for o in outcomes.iter().filter(|o| o.status == Status::Error) {
         let _ = writeln!(
             s,
