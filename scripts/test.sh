@@ -31,6 +31,25 @@ cargo test --workspace
 step "cargo build --release -p tessera"
 cargo build --release -p tessera
 
+# `tessera check` over the shared corpus beside the repository, compared with its manifest.
+CORPUS="$ROOT/../shared/corpus"
+if [ -f "$CORPUS/manifest.tsv" ]; then
+  step "tessera check $CORPUS (compared with manifest.tsv)"
+  started=$(date +%s%N)
+  set +e
+  "$ROOT/target/release/tessera" check "$CORPUS" --report "$ROOT/target/corpus-check.json" \
+    >"$ROOT/target/corpus-check.txt"
+  check_rc=$?
+  set -e
+  elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+  seconds=$(printf '%d.%03d' $((elapsed_ms / 1000)) $((elapsed_ms % 1000)))
+  sed -n '1,/^error /p' "$ROOT/target/corpus-check.txt" | grep -v '^error ' || true
+  python3 "$ROOT/tests/corpus_check.py" "$ROOT/target/corpus-check.json" "$CORPUS/manifest.tsv" \
+    --exit-code "$check_rc" --seconds "$seconds"
+else
+  step "skipping the corpus check: $CORPUS/manifest.tsv not found"
+fi
+
 # python-magic (imported by iiif-validator) loads libmagic.so.1 at import time.
 if ! { ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; } \
    && ! ls /usr/lib/*/libmagic.so.1 /usr/lib/libmagic.so.1 >/dev/null 2>&1; then

@@ -29,6 +29,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The admin endpoints.
     pub admin: AdminConfig,
+    /// `[colour]`: ICC profiles and EXIF orientation.
+    pub colour: ColourConfig,
 }
 
 /// `[server]`
@@ -428,6 +430,35 @@ fn apply_env(
         section_table.insert(key, parsed);
     }
     Ok(())
+}
+
+/// `[colour]`: how source colour and orientation are interpreted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ColourConfig {
+    /// `"srgb"` converts pixels with an embedded ICC profile to sRGB; `"keep"` leaves them as stored.
+    pub icc: IccSetting,
+    /// Show JPEGs in their EXIF orientation (and give info.json sizes accordingly).
+    pub auto_orient: bool,
+}
+
+impl Default for ColourConfig {
+    fn default() -> Self {
+        Self {
+            icc: IccSetting::Srgb,
+            auto_orient: true,
+        }
+    }
+}
+
+/// The `colour.icc` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IccSetting {
+    /// Convert to sRGB.
+    Srgb,
+    /// Keep the stored values.
+    Keep,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod admission;
 pub mod cache;
+pub mod check;
 pub mod cli;
 pub mod coalesce;
 pub mod config;

@@ -102,6 +102,11 @@ impl AppState {
             limits: config.iiif_limits(),
             read_limits: ReadLimits {
                 max_pixels: config.limits.max_source_pixels,
+                icc: match config.colour.icc {
+                    crate::config::IccSetting::Srgb => tessera_image::colour::IccMode::ToSrgb,
+                    crate::config::IccSetting::Keep => tessera_image::colour::IccMode::Keep,
+                },
+                auto_orient: config.colour.auto_orient,
             },
             encode: EncodeOptions {
                 jpeg_quality: config.output.jpeg_quality,
