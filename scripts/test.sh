@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs Tessera's complete test suite on a fresh machine with Rust and python3:
 # format check, clippy, the Rust tests, the release build, and the black-box Python suite (tests/py)
-# that starts the real binary. Extra arguments go to pytest (e.g. `scripts/test.sh -k http -x`).
+# that starts the real binary (and real Nginx in front of it). Extra arguments go to pytest (e.g. `scripts/test.sh -k http -x`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,11 +31,36 @@ cargo test --workspace
 step "cargo build --release -p tessera"
 cargo build --release -p tessera
 
+# `tessera check` over the shared corpus beside the repository, compared with its manifest.
+CORPUS="$ROOT/../shared/corpus"
+if [ -f "$CORPUS/manifest.tsv" ]; then
+  step "tessera check $CORPUS (compared with manifest.tsv)"
+  started=$(date +%s%N)
+  set +e
+  "$ROOT/target/release/tessera" check "$CORPUS" --report "$ROOT/target/corpus-check.json" \
+    >"$ROOT/target/corpus-check.txt"
+  check_rc=$?
+  set -e
+  elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+  seconds=$(printf '%d.%03d' $((elapsed_ms / 1000)) $((elapsed_ms % 1000)))
+  sed -n '1,/^error /p' "$ROOT/target/corpus-check.txt" | grep -v '^error ' || true
+  python3 "$ROOT/tests/corpus_check.py" "$ROOT/target/corpus-check.json" "$CORPUS/manifest.tsv" \
+    --exit-code "$check_rc" --seconds "$seconds"
+else
+  step "skipping the corpus check: $CORPUS/manifest.tsv not found"
+fi
+
 # python-magic (imported by iiif-validator) loads libmagic.so.1 at import time.
 if ! { ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; } \
    && ! ls /usr/lib/*/libmagic.so.1 /usr/lib/libmagic.so.1 >/dev/null 2>&1; then
   step "installing libmagic1"
   apt_install libmagic1
+fi
+
+# The Nginx integration test (tests/py/test_nginx.py) runs Debian's nginx in front of Tessera.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  step "installing nginx"
+  apt_install nginx
 fi
 
 VENV="$ROOT/.venv"

@@ -343,7 +343,6 @@ def test_gray_tiff_source(client, pixels_image, report):
     assert err < LOSSLESS
 
 
-@pytest.mark.xfail(strict=True, reason="palette TIFF: the tiff crate refuses RGBPalette; issue #5 brings a raw-chunk path")
 def test_palette_tiff_source(client, images, report):
     src = Image.open(images / "palette.tif").convert("RGB")
     img = get_image(client, "/iiif/3/palette/300,200,400,300/max/0/default.png")

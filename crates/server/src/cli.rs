@@ -18,6 +18,69 @@ pub struct Cli {
 pub enum Command {
     /// Serve images over the IIIF Image API (3.0 under /iiif/3/, 2.1 under /iiif/2/).
     Serve(ServeArgs),
+    /// Check a whole collection: read info.json and render a sample resize of every image, in
+    /// parallel, then print a summary and optionally write a JSON or CSV report.
+    Check(CheckArgs),
+    /// Manage the derivative cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// `tessera cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Delete cached derivatives from the disk cache: of one identifier, or all. Works on a stopped or
+    /// running server's folder; a running server also keeps small responses in memory, which only
+    /// `POST /admin/cache/purge` clears.
+    Purge(PurgeArgs),
+}
+
+/// Options of `tessera cache purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// A TOML config file, as for `tessera serve`, for cache.dir and images.root.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The cache folder (overrides cache.dir).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The image folder (overrides images.root), to find the identifier's file.
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Purge only this identifier's derivatives (as in URLs, percent-decoded); all when omitted.
+    #[arg(long, value_name = "ID")]
+    pub identifier: Option<String>,
+}
+
+/// Options of `tessera check`.
+#[derive(Debug, Args, Default)]
+pub struct CheckArgs {
+    /// A folder of images (every file with an image extension, recursively), or a text file
+    /// listing one identifier per line (resolved under --images, the config's image folder, or --server)
+    #[arg(value_name = "SOURCE")]
+    pub source: PathBuf,
+    /// A running IIIF server (e.g. http://127.0.0.1:8080/iiif/3) to check over plain HTTP
+    /// instead of decoding in this process
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Write a per-image report: JSON (an array) unless the name ends in .csv
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Images checked at once [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Longest side of the sample resize; images smaller than this are rendered at full size
+    #[arg(long, value_name = "PIXELS", default_value_t = 1000)]
+    pub sample_size: u32,
+    /// A TOML config file, as for `tessera serve` (limits, colour and orientation settings)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder the identifiers of a list are relative to [default: SOURCE when it is a folder]
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Seconds allowed per HTTP request in --server mode
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
 }
 
 /// Options of `tessera serve`. Each overrides the config file and the environment.
@@ -55,4 +118,10 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Keep rendered images in this folder (the disk cache; off when unset)
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Most bytes the disk cache may hold [default: 10 GiB]
+    #[arg(long, value_name = "BYTES")]
+    pub cache_max_bytes: Option<u64>,
 }

@@ -29,6 +29,14 @@ pub struct Config {
     pub sources: Vec<tessera_source::SourceConfig>,
     /// Identifier rules (`[[rules]]`), tried in order; without any, every identifier goes to `images.root`.
     pub rules: Vec<tessera_source::RuleConfig>,
+    /// The derivative cache on disk and the in-memory caches.
+    pub cache: CacheConfig,
+    /// HTTP caching headers.
+    pub http: HttpConfig,
+    /// The admin endpoints.
+    pub admin: AdminConfig,
+    /// `[colour]`: ICC profiles and EXIF orientation.
+    pub colour: ColourConfig,
 }
 
 /// `[server]`
@@ -41,6 +49,11 @@ pub struct ServerConfig {
     pub public_base_url: Option<String>,
     /// Longest request URL accepted, in bytes (longer ones get 414).
     pub max_url_bytes: usize,
+    /// After SIGTERM, how long in-flight requests may take to finish, in seconds.
+    pub shutdown_grace_secs: f64,
+    /// After SIGTERM, how long to keep answering (with /health/ready at 503) before closing the
+    /// listener, in seconds, so that load balancers stop sending work first.
+    pub drain_delay_secs: f64,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +62,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_base_url: None,
             max_url_bytes: 4096,
+            shutdown_grace_secs: 30.0,
+            drain_delay_secs: 0.0,
         }
     }
 }
@@ -147,6 +162,18 @@ pub struct LimitsConfig {
     pub max_scale: f64,
     /// Source images declaring more pixels than this are refused before decoding.
     pub max_source_pixels: u64,
+    /// Renders running at once; 0 means twice the number of CPUs.
+    pub max_concurrent_decodes: usize,
+    /// Pixels all running renders may hold together (region plus output of each).
+    pub max_pixels_in_flight: u64,
+    /// Renders of more pixels than this are "large" and may use only half the render slots.
+    pub large_request_pixels: u64,
+    /// Renders that may wait for a slot; 0 means four times the slots. Beyond it: 503.
+    pub max_queued_decodes: usize,
+    /// Longest wait for a slot, in seconds; then 503.
+    pub queue_timeout_secs: f64,
+    /// Longest time a request may take, in seconds, before it is answered 503.
+    pub request_timeout_secs: f64,
 }
 
 impl Default for LimitsConfig {
@@ -156,7 +183,13 @@ impl Default for LimitsConfig {
             max_height: None,
             max_area: None,
             max_scale: 4.0,
-            max_source_pixels: 1_000_000_000,
+            max_source_pixels: 400_000_000,
+            max_concurrent_decodes: 0,
+            max_pixels_in_flight: 400_000_000,
+            large_request_pixels: 4_000_000,
+            max_queued_decodes: 0,
+            queue_timeout_secs: 5.0,
+            request_timeout_secs: 60.0,
         }
     }
 }
@@ -200,6 +233,64 @@ impl Default for LogConfig {
             level: "info".into(),
         }
     }
+}
+
+/// `[cache]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Folder of the derivative cache; no disk cache when unset.
+    pub dir: Option<PathBuf>,
+    /// Most bytes the disk cache may hold.
+    pub max_bytes: u64,
+    /// Most files the disk cache may hold.
+    pub max_files: u64,
+    /// Most bytes of rendered responses kept in memory.
+    pub memory_max_bytes: u64,
+    /// Largest response kept in memory, in bytes.
+    pub memory_max_entry_bytes: u64,
+    /// Image headers (sizes) kept in memory.
+    pub info_entries: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_bytes: 10 * 1024 * 1024 * 1024,
+            max_files: 1_000_000,
+            memory_max_bytes: 64 * 1024 * 1024,
+            memory_max_entry_bytes: 256 * 1024,
+            info_entries: 10_000,
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `Cache-Control: max-age` of image responses, in seconds.
+    pub image_max_age: u64,
+    /// `Cache-Control: max-age` of info.json responses, in seconds.
+    pub info_max_age: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            image_max_age: 86_400,
+            info_max_age: 3_600,
+        }
+    }
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Bearer token for /admin/*; the admin endpoints answer 404 when unset.
+    pub token: Option<String>,
 }
 
 /// Why the configuration could not be loaded.
@@ -262,6 +353,12 @@ impl Config {
         }
         if let Some(v) = &args.log_format {
             self.log.format = v.clone();
+        }
+        if let Some(v) = &args.cache_dir {
+            self.cache.dir = Some(v.clone());
+        }
+        if let Some(v) = args.cache_max_bytes {
+            self.cache.max_bytes = v;
         }
     }
 
@@ -329,6 +426,29 @@ impl Config {
                 return bad(format!("limits.{name} must be positive"));
             }
         }
+        for (name, secs) in [
+            (
+                "server.shutdown_grace_secs",
+                self.server.shutdown_grace_secs,
+            ),
+            ("server.drain_delay_secs", self.server.drain_delay_secs),
+            (
+                "limits.request_timeout_secs",
+                self.limits.request_timeout_secs,
+            ),
+        ] {
+            if !(secs.is_finite() && (0.0..=86_400.0).contains(&secs)) {
+                return bad(format!(
+                    "{name} must be from 0 to 86400 seconds, not {secs}"
+                ));
+            }
+        }
+        if self.limits.request_timeout_secs == 0.0 {
+            return bad("limits.request_timeout_secs must be positive".into());
+        }
+        if self.admin.token.as_deref().is_some_and(|t| t.len() < 16) {
+            return bad("admin.token must be at least 16 characters".into());
+        }
         if self.limits.max_height.is_some() && self.limits.max_width.is_none() {
             return bad("limits.max_height needs limits.max_width too (the IIIF spec requires maxWidth with maxHeight)".into());
         }
@@ -347,7 +467,9 @@ impl Config {
 }
 
 /// The config sections, as named in TOML and in environment variables.
-const SECTIONS: [&str; 6] = ["server", "images", "limits", "output", "log", "fetch"];
+const SECTIONS: [&str; 10] = [
+    "server", "images", "limits", "output", "log", "fetch", "cache", "http", "admin", "colour",
+];
 
 /// Put `TESSERA_<SECTION>_<KEY>=value` variables into `table` as `[section] key = value`.
 /// Values are read as TOML (numbers, booleans) when they parse as such, otherwise as strings.
@@ -368,9 +490,15 @@ fn apply_env(
         if !SECTIONS.contains(&section.as_str()) {
             continue;
         }
+        // Secrets and paths stay strings even when they look like numbers.
+        let always_string = matches!(
+            (section.as_str(), key.as_str()),
+            ("admin", "token") | ("cache", "dir")
+        );
         let parsed = format!("v = {value}")
             .parse::<toml::Table>()
             .ok()
+            .filter(|_| !always_string)
             .and_then(|mut t| t.remove("v"))
             .unwrap_or(toml::Value::String(value));
         let entry = table
@@ -384,6 +512,35 @@ fn apply_env(
         section_table.insert(key, parsed);
     }
     Ok(())
+}
+
+/// `[colour]`: how source colour and orientation are interpreted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ColourConfig {
+    /// `"srgb"` converts pixels with an embedded ICC profile to sRGB; `"keep"` leaves them as stored.
+    pub icc: IccSetting,
+    /// Show JPEGs in their EXIF orientation (and give info.json sizes accordingly).
+    pub auto_orient: bool,
+}
+
+impl Default for ColourConfig {
+    fn default() -> Self {
+        Self {
+            icc: IccSetting::Srgb,
+            auto_orient: true,
+        }
+    }
+}
+
+/// The `colour.icc` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IccSetting {
+    /// Convert to sRGB.
+    Srgb,
+    /// Keep the stored values.
+    Keep,
 }
 
 #[cfg(test)]
@@ -406,6 +563,40 @@ mod tests {
         };
         let config = Config::load(&args, []).unwrap();
         assert_eq!(config.output.jpeg_quality, 85);
+        assert_eq!(config.http.info_max_age, 3_600);
+        assert_eq!(config.cache.max_files, 1_000_000);
+        assert_eq!(config.server.shutdown_grace_secs, 30.0);
+    }
+
+    #[test]
+    fn new_sections_take_environment_overrides_and_quick_flags() {
+        let args = ServeArgs {
+            cache_max_bytes: Some(5_000),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(
+            &args,
+            env(&[
+                ("TESSERA_CACHE_DIR", "/tmp/c"),
+                ("TESSERA_CACHE_MAX_BYTES", "1"),
+                ("TESSERA_HTTP_IMAGE_MAX_AGE", "60"),
+                ("TESSERA_ADMIN_TOKEN", "1234567890123456"),
+                ("TESSERA_LIMITS_MAX_CONCURRENT_DECODES", "3"),
+                ("TESSERA_SERVER_SHUTDOWN_GRACE_SECS", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.cache.dir.as_deref(), Some(Path::new("/tmp/c")));
+        assert_eq!(config.cache.max_bytes, 5_000);
+        assert_eq!(config.http.image_max_age, 60);
+        assert_eq!(config.admin.token.as_deref(), Some("1234567890123456"));
+        assert_eq!(config.limits.max_concurrent_decodes, 3);
+        assert_eq!(config.server.shutdown_grace_secs, 5.0);
+        assert!(Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_ADMIN_TOKEN", "short")])
+        )
+        .is_err());
     }
 
     #[test]

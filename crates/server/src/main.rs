@@ -2,15 +2,19 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use tessera::cli::{Cli, Command};
+use tessera::cli::{CacheCommand, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => tessera::serve::run(&args),
+        Command::Serve(args) => tessera::serve::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => tessera::check::run(&args),
+        Command::Cache(CacheCommand::Purge(args)) => {
+            tessera::purge::run(&args).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("tessera: {e}");
             ExitCode::FAILURE

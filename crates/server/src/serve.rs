@@ -1,10 +1,14 @@
-//! `tessera serve`: load the config, bind, serve until Ctrl-C or SIGTERM.
+//! `tessera serve`: load the config, bind, serve until Ctrl-C or SIGTERM, then drain: readiness goes
+//! to 503, the listener closes after `server.drain_delay_secs`, and in-flight requests get
+//! `server.shutdown_grace_secs` to finish.
 
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::state::AppState;
+use std::future::IntoFuture;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 /// Run the server; returns when it has shut down.
@@ -30,11 +34,47 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             let _ = writeln!(out, "Try: http://{addr}/iiif/3/{example}/info.json");
         }
         let _ = out.flush();
-        axum::serve(listener, crate::http::router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let drain_delay = Duration::from_secs_f64(config.server.drain_delay_secs);
+        let grace = Duration::from_secs_f64(config.server.shutdown_grace_secs);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let draining = Arc::clone(&state);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            draining.health.set_draining();
+            tracing::info!(
+                drain_delay_s = drain_delay.as_secs_f64(),
+                "draining: readiness is 503"
+            );
+            tokio::time::sleep(drain_delay).await;
+            tracing::info!(
+                grace_s = grace.as_secs_f64(),
+                "closing the listener; finishing in-flight requests"
+            );
+            let _ = stop_tx.send(true);
+        });
+        let mut stop = stop_rx.clone();
+        let server = axum::serve(listener, crate::http::router(Arc::clone(&state)))
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .into_future();
+        state.health.set_started();
+        let mut stopped = stop_rx;
+        tokio::select! {
+            result = server => result?,
+            () = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("shutdown grace period over; closing the remaining connections");
+            }
+        }
+        tracing::info!("stopped");
         Ok::<_, Box<dyn std::error::Error>>(())
-    })
+    })?;
+    // Renders still running past the grace period are abandoned, not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
 }
 
 fn init_logging(config: &Config) {
@@ -88,5 +128,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down");
+    tracing::info!("shutdown requested");
 }

@@ -1,19 +1,24 @@
 //! What every request handler shares.
 
+use crate::admission::Admission;
+use crate::cache::{Caches, Entry};
+use crate::coalesce::Coalescer;
 use crate::config::Config;
+use crate::http::ApiError;
 use crate::metrics::Metrics;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+use tessera_iiif::Dimensions;
 use tessera_image::{EncodeOptions, ReadLimits};
 use tessera_source::Sources;
 
-/// Shared, read-only server state.
+/// Shared server state.
 #[derive(Debug)]
 pub struct AppState {
     /// Identifier → source and key → bytes.
     pub sources: Sources,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
     /// Output size limits.
     pub limits: tessera_iiif::Limits,
     /// Decoding limits.
@@ -26,12 +31,58 @@ pub struct AppState {
     pub public_base_url: Option<String>,
     /// Longest URL accepted.
     pub max_url_bytes: usize,
+    /// Derivative, response and image-info caches.
+    pub caches: Caches,
+    /// Identical image renders in flight.
+    pub renders: Coalescer<String, Result<Arc<Entry>, ApiError>>,
+    /// Identical header reads in flight.
+    pub headers: Coalescer<String, Result<Dimensions, ApiError>>,
+    /// The render gate.
+    pub admission: Admission,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Liveness and readiness.
+    pub health: Health,
+    /// `Cache-Control` max-age of images.
+    pub image_max_age: u64,
+    /// `Cache-Control` max-age of info.json.
+    pub info_max_age: u64,
+    /// The admin token, if the admin endpoints are on.
+    pub admin_token: Option<String>,
+    /// Time limit per request.
+    pub request_timeout: Duration,
+    /// The output-affecting settings (qualities, colour handling) in one short string, for cache keys.
+    pub render_settings: String,
+}
+
+/// Whether the server takes work: not before it listens, not while it drains.
+#[derive(Debug, Default)]
+pub struct Health {
+    started: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Health {
+    /// The listener is up.
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
+    /// Shutdown has begun.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Started and not draining.
+    pub fn ready(&self) -> bool {
+        self.started.load(Ordering::Acquire) && !self.draining.load(Ordering::Acquire)
+    }
 }
 
 impl AppState {
     /// Build the state from a loaded config.
     pub fn new(config: &Config) -> io::Result<Self> {
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new());
         let sources = Sources::new(
             &config.images.root.to_string_lossy(),
             &config.sources,
@@ -40,12 +91,26 @@ impl AppState {
             Arc::clone(&metrics) as Arc<dyn tessera_source::SourceObserver>,
         )
         .map_err(io::Error::other)?;
+        let caches = Caches::new(&config.cache, Arc::clone(&metrics)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cache folder {:?}: {e}", config.cache.dir),
+            )
+        })?;
+        let slots = match config.limits.max_concurrent_decodes {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            n => n,
+        };
         Ok(Self {
             sources,
-            metrics,
             limits: config.iiif_limits(),
             read_limits: ReadLimits {
                 max_pixels: config.limits.max_source_pixels,
+                icc: match config.colour.icc {
+                    crate::config::IccSetting::Srgb => tessera_image::colour::IccMode::ToSrgb,
+                    crate::config::IccSetting::Keep => tessera_image::colour::IccMode::Keep,
+                },
+                auto_orient: config.colour.auto_orient,
             },
             encode: EncodeOptions {
                 jpeg_quality: config.output.jpeg_quality,
@@ -58,6 +123,35 @@ impl AppState {
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_string()),
             max_url_bytes: config.server.max_url_bytes,
+            caches,
+            renders: Coalescer::default(),
+            headers: Coalescer::default(),
+            admission: Admission::new(
+                slots,
+                config.limits.max_pixels_in_flight,
+                config.limits.large_request_pixels,
+                match config.limits.max_queued_decodes {
+                    0 => slots * 4,
+                    n => n,
+                },
+                Duration::from_secs_f64(config.limits.queue_timeout_secs),
+            ),
+            metrics,
+            health: Health::default(),
+            image_max_age: config.http.image_max_age,
+            info_max_age: config.http.info_max_age,
+            admin_token: config.admin.token.clone(),
+            request_timeout: Duration::from_secs_f64(config.limits.request_timeout_secs),
+            render_settings: format!(
+                "q{}w{}-{}-o{}",
+                config.output.jpeg_quality,
+                config.output.webp_quality,
+                match config.colour.icc {
+                    crate::config::IccSetting::Srgb => "srgb",
+                    crate::config::IccSetting::Keep => "keep",
+                },
+                u8::from(config.colour.auto_orient)
+            ),
         })
     }
 }

@@ -338,3 +338,45 @@ fn a_broken_image_is_an_error_and_the_server_keeps_serving() {
         200
     );
 }
+
+#[test]
+fn health_metrics_and_conditional_requests() {
+    let server = start();
+    assert_eq!(request(&server, "GET", "/health/live", &[]).status, 200);
+    assert_eq!(request(&server, "GET", "/health/ready", &[]).status, 200);
+
+    let path = format!("/iiif/3/{VALIDATOR_ID}/full/100,/0/default.jpg");
+    let first = request(&server, "GET", &path, &[]);
+    assert_eq!(first.status, 200);
+    let etag = first.header("etag").expect("an ETag").to_string();
+    assert!(etag.starts_with('"'), "strong ETag: {etag}");
+    assert_eq!(first.header("cache-control"), Some("public, max-age=86400"));
+    let again = request(&server, "GET", &path, &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    let lm = first
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_string();
+    assert_eq!(
+        request(&server, "GET", &path, &[("If-Modified-Since", &lm)]).status,
+        304
+    );
+
+    let metrics = request(&server, "GET", "/metrics", &[]).text();
+    for name in [
+        "tessera_requests_total{route=\"image\",class=\"2xx\"} 1",
+        "tessera_requests_total{route=\"image\",class=\"3xx\"} 2",
+        "tessera_decodes_total{format=\"jpg\"} 1",
+        "tessera_request_duration_seconds_bucket",
+        "tessera_cache_misses_total{tier=\"memory\"} 1",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from\n{metrics}");
+    }
+    // Admin endpoints are off without a token.
+    assert_eq!(
+        request(&server, "POST", "/admin/cache/purge", &[]).status,
+        404
+    );
+}

@@ -74,6 +74,7 @@ impl RemoteSource {
             .map_err(|e| SourceError::Invalid(e.to_string()))?;
         let v = self.version(&path)?;
         Ok(ObjectVersion {
+            object: key.to_string(),
             modified_ns: v.modified_ns,
             size: v.size,
             tag: v.tag,

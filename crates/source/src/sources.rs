@@ -45,6 +45,9 @@ pub struct ObjectVersion {
     pub size: u64,
     /// Source, key and version in one line-separated string; equal tags mean the same bytes.
     pub tag: String,
+    /// The object's own name within its source, however the identifier spelled it: the file's path
+    /// under the folder (extension included), or the object key.
+    pub object: String,
 }
 
 /// Named sources and the identifier rules.
@@ -172,7 +175,13 @@ impl Sources {
                     .ok()
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_nanos());
+                let object = path
+                    .strip_prefix(resolver.root())
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
                 Ok(ObjectVersion {
+                    object,
                     modified_ns,
                     size: meta.len(),
                     tag: format!(

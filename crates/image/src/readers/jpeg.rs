@@ -8,7 +8,8 @@ use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr, jpeg_std_error};
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
+use super::{checked_header, guard, jpeg_meta, ImageHeader, ImageReader, ReadLimits};
+use crate::colour::{self, IccMode};
 use crate::transform::crop::scale_rect;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -22,7 +23,13 @@ const JWRN_JPEG_EOF: c_int = 120;
 pub(crate) struct JpegReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
+    icc_mode: IccMode,
+    /// EXIF orientation found before the first scan (1 when none).
+    pub(crate) orientation: u8,
 }
+
+/// Bytes at the start of the file searched for the EXIF orientation.
+const META_PREFIX: usize = 256 << 10;
 
 impl JpegReader {
     /// Parse the frame header (SOFn) by walking the marker segments; no pixels are decoded.
@@ -32,7 +39,13 @@ impl JpegReader {
     ) -> Result<Self, ImageError> {
         let (width, height) = frame_size(source.as_ref())?;
         let header = checked_header(width, height, SourceFormat::Jpeg, limits)?;
-        Ok(Self { header, source })
+        let orientation = jpeg_meta::parse(&source.read_range(0, META_PREFIX)?).orientation;
+        Ok(Self {
+            header,
+            source,
+            icc_mode: limits.icc,
+            orientation,
+        })
     }
 }
 
@@ -44,7 +57,8 @@ impl ImageReader for JpegReader {
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
         let data = self.source.read_all()?;
         let header = self.header;
-        guard("jpeg", || decode(&data, &header, region, target))
+        let icc_mode = self.icc_mode;
+        guard("jpeg", || decode(&data, &header, region, target, icc_mode))
     }
 }
 
@@ -119,7 +133,9 @@ fn decode(
     header: &ImageHeader,
     region: Rect,
     target: Dimensions,
+    icc_mode: IccMode,
 ) -> Result<Raster, ImageError> {
+    let meta = jpeg_meta::parse(data);
     let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("jpeg: {e}"));
     let mut dec = Decompress::with_err(strict_error_manager())
         .from_mem(data)
@@ -142,8 +158,14 @@ fn decode(
     let rect = scale_rect(region, header.width, header.height, ow, oh);
     let in_channels = if cmyk { 4 } else { layout.channels() };
     let mut row = vec![0u8; ow as usize * in_channels];
+    // CMYK rows are gathered as CMYK and converted at the end, through the profile if any.
     let mut out = Raster::new(rect.w, rect.h, layout)?;
-    let out_stride = out.stride();
+    let out_stride = rect.w as usize * in_channels;
+    let mut cmyk_data = if cmyk {
+        vec![0u8; out_stride * rect.h as usize]
+    } else {
+        Vec::new()
+    };
     let (x0, x1) = (
         rect.x as usize * in_channels,
         (rect.x + rect.w) as usize * in_channels,
@@ -154,33 +176,28 @@ fn decode(
             continue;
         }
         let at = (y - rect.y) as usize * out_stride;
-        let (Some(src), Some(dst)) = (row.get(x0..x1), out.data.get_mut(at..at + out_stride))
-        else {
+        let target = if cmyk { &mut cmyk_data } else { &mut out.data };
+        let (Some(src), Some(dst)) = (row.get(x0..x1), target.get_mut(at..at + out_stride)) else {
             return Err(ImageError::Corrupt("jpeg: row outside the image".into()));
         };
-        if cmyk {
-            cmyk_to_rgb(src, dst);
-        } else {
-            dst.copy_from_slice(src);
+        dst.copy_from_slice(src);
+    }
+    if cmyk {
+        // Adobe (Photoshop) JPEGs store CMYK inverted; undo it so 0 means no ink.
+        if meta.adobe {
+            cmyk_data.iter_mut().for_each(|v| *v = 255 - *v);
         }
+        out.data = colour::cmyk_to_srgb(&cmyk_data, meta.icc.as_deref());
+    } else if let (Some(icc), IccMode::ToSrgb) = (meta.icc.as_deref(), icc_mode) {
+        colour::icc_to_srgb(&mut out, icc);
     }
     Ok(out)
-}
-
-/// Naive conversion of Adobe (inverted) CMYK to RGB: `R = C·K / 255`, no colour management.
-fn cmyk_to_rgb(src: &[u8], dst: &mut [u8]) {
-    for (s, d) in src.chunks_exact(4).zip(dst.chunks_exact_mut(3)) {
-        let k = u16::from(s[3]);
-        for i in 0..3 {
-            d[i] = ((u16::from(s[i]) * k + 127) / 255) as u8;
-        }
-    }
 }
 
 /// A libjpeg error manager that unwinds on fatal errors and on the premature-end-of-file warning,
 /// so truncated files fail instead of being silently filled in with gray. Other corrupt-data
 /// warnings (stray bytes, short segments) are tolerated as libjpeg-based readers do.
-fn strict_error_manager() -> jpeg_error_mgr {
+pub(crate) fn strict_error_manager() -> jpeg_error_mgr {
     // SAFETY: jpeg_error_mgr is a plain C struct for which all-zero bytes are valid (null
     // function pointers are `None`); jpeg_std_error fills every field with libjpeg's defaults.
     let mut err: jpeg_error_mgr = unsafe { std::mem::zeroed() };

@@ -1,7 +1,9 @@
 //! One reader per source format behind [`ImageReader`], chosen by [`open`] from the magic bytes.
 
 mod gif;
-mod jpeg;
+pub(crate) mod jpeg;
+pub(crate) mod jpeg_meta;
+mod oriented;
 mod png;
 mod tiff;
 mod webp;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
+use crate::colour::IccMode;
 use crate::{ImageError, Raster, SourceFormat};
 
 /// What `info.json` needs: the full-resolution size and the format.
@@ -24,18 +27,24 @@ pub struct ImageHeader {
     pub format: SourceFormat,
 }
 
-/// Limits that protect the process from hostile files.
+/// Limits that protect the process from hostile files, and how sources are interpreted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {
     /// Largest `width * height` an image may declare. The default, 400 million pixels
     /// (e.g. 20000x20000), needs up to 1.6 GB as RGBA when a whole image must be decoded.
     pub max_pixels: u64,
+    /// Embedded ICC profiles: converted to sRGB (default) or kept as stored.
+    pub icc: IccMode,
+    /// Honour the EXIF orientation of JPEG files (default true); sizes in headers follow it.
+    pub auto_orient: bool,
 }
 
 impl Default for ReadLimits {
     fn default() -> Self {
         Self {
             max_pixels: 400_000_000,
+            icc: IccMode::ToSrgb,
+            auto_orient: true,
         }
     }
 }
@@ -60,9 +69,22 @@ pub fn open(
     limits: &ReadLimits,
 ) -> Result<Box<dyn ImageReader>, ImageError> {
     let prefix = source.read_range(0, 16)?;
+    if prefix.starts_with(b"\0\0\0\x0cjP  ") || prefix.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
+        return Err(ImageError::Unsupported(
+            "jpeg2000: JPEG 2000 is recognised but not read yet".into(),
+        ));
+    }
     let format = SourceFormat::sniff(&prefix).ok_or(ImageError::UnknownFormat)?;
     let reader: Box<dyn ImageReader> = match format {
-        SourceFormat::Jpeg => Box::new(jpeg::JpegReader::open(source, limits)?),
+        SourceFormat::Jpeg => {
+            let reader = jpeg::JpegReader::open(source, limits)?;
+            let orientation = if limits.auto_orient {
+                reader.orientation
+            } else {
+                1
+            };
+            oriented::Oriented::wrap(Box::new(reader), orientation)
+        }
         SourceFormat::Png => Box::new(png::PngReader::open(source, limits)?),
         SourceFormat::Gif => Box::new(gif::GifReader::open(source, limits)?),
         SourceFormat::Tiff => Box::new(tiff::TiffReader::open(source, limits)?),

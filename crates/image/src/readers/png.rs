@@ -8,6 +8,7 @@ use tessera_iiif::{Dimensions, Rect};
 use tessera_source::{RandomAccess, ReadSeek};
 
 use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
+use crate::colour::{self, IccMode};
 use crate::transform::crop::crop;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -15,6 +16,7 @@ use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 pub(crate) struct PngReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
+    icc_mode: IccMode,
 }
 
 impl PngReader {
@@ -33,7 +35,11 @@ impl PngReader {
         }
         let be = |b: &[u8]| b.try_into().map(u32::from_be_bytes).unwrap_or(0);
         let header = checked_header(be(w), be(h), SourceFormat::Png, limits)?;
-        Ok(Self { header, source })
+        Ok(Self {
+            header,
+            source,
+            icc_mode: limits.icc,
+        })
     }
 }
 
@@ -44,12 +50,29 @@ impl ImageReader for PngReader {
 
     fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
         let source = Arc::clone(&self.source);
-        guard("png", || decode(source, region))
+        let icc_mode = self.icc_mode;
+        guard("png", || decode(source, region, icc_mode))
     }
 }
 
 /// Decode `region` at full resolution.
-fn decode(source: Arc<dyn RandomAccess>, region: Rect) -> Result<Raster, ImageError> {
+fn decode(
+    source: Arc<dyn RandomAccess>,
+    region: Rect,
+    icc_mode: IccMode,
+) -> Result<Raster, ImageError> {
+    let (mut raster, icc) = decode_pixels(source, region)?;
+    if let (Some(icc), IccMode::ToSrgb) = (icc, icc_mode) {
+        colour::icc_to_srgb(&mut raster, &icc);
+    }
+    Ok(raster)
+}
+
+/// The pixels of `region` and the embedded ICC profile (iCCP), if any.
+fn decode_pixels(
+    source: Arc<dyn RandomAccess>,
+    region: Rect,
+) -> Result<(Raster, Option<Vec<u8>>), ImageError> {
     let err = |e: png::DecodingError| match e {
         png::DecodingError::LimitsExceeded => {
             ImageError::TooLarge("png: decoder memory limit".into())
@@ -84,6 +107,7 @@ fn decode(source: Arc<dyn RandomAccess>, region: Rect) -> Result<Raster, ImageEr
     let bytes = if wide { 2 } else { 1 };
     let channels = layout.channels();
     let (width, height) = (reader.info().width, reader.info().height);
+    let icc = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
     if reader.info().interlaced {
         // Adam7 needs the whole image; decode it and crop.
         let size = reader
@@ -101,7 +125,7 @@ fn decode(source: Arc<dyn RandomAccess>, region: Rect) -> Result<Raster, ImageEr
         {
             narrow_row(src, dst, wide);
         }
-        return crop(&full, region);
+        return Ok((crop(&full, region)?, icc));
     }
     let mut out = Raster::new(region.w, region.h, layout)?;
     let stride = out.stride();
@@ -124,7 +148,7 @@ fn decode(source: Arc<dyn RandomAccess>, region: Rect) -> Result<Raster, ImageEr
         };
         narrow_row(src, dst, wide);
     }
-    Ok(out)
+    Ok((out, icc))
 }
 
 /// Copy a row of 8-bit samples, or reduce big-endian 16-bit samples to 8 bits with rounding.

@@ -8,6 +8,7 @@ use tessera_iiif::{Dimensions, Rect};
 use tessera_source::{RandomAccess, ReadSeek};
 
 use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
+use crate::colour::{self, IccMode};
 use crate::transform::crop::crop;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -15,6 +16,7 @@ use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 pub(crate) struct WebpReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
+    icc_mode: IccMode,
 }
 
 impl WebpReader {
@@ -27,7 +29,11 @@ impl WebpReader {
         let (width, height) = webp_size(&head)
             .ok_or_else(|| ImageError::Corrupt("webp: unreadable header".into()))?;
         let header = checked_header(width, height, SourceFormat::Webp, limits)?;
-        Ok(Self { header, source })
+        Ok(Self {
+            header,
+            source,
+            icc_mode: limits.icc,
+        })
     }
 }
 
@@ -65,6 +71,7 @@ impl ImageReader for WebpReader {
     fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
         let source = Arc::clone(&self.source);
         let header = self.header;
+        let icc_mode = self.icc_mode;
         guard("webp", || {
             let err = |e: image_webp::DecodingError| ImageError::Corrupt(format!("webp: {e}"));
             let mut decoder =
@@ -80,6 +87,10 @@ impl ImageReader for WebpReader {
             };
             let mut full = Raster::new(width, height, layout)?;
             decoder.read_image(&mut full.data).map_err(err)?;
+            // A profile that cannot be read is ignored, as browsers do.
+            if let (IccMode::ToSrgb, Ok(Some(icc))) = (icc_mode, decoder.icc_profile()) {
+                colour::icc_to_srgb(&mut full, &icc);
+            }
             crop(&full, region)
         })
     }

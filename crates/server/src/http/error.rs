@@ -1,18 +1,21 @@
 //! Errors as HTTP responses: every failure maps to one status and a short readable body, in one place.
 
-use axum::http::{header, StatusCode};
+use crate::admission::Refused;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_iiif::{PathError, RequestError};
 use tessera_image::ImageError;
 use tessera_source::{ResolveError, SourceError};
 
 /// A failed request: a status and a message for the client.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
     /// What went wrong, in one line.
     pub message: String,
+    /// Seconds after which to try again (`Retry-After`), for 503s.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -21,23 +24,53 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 503 Service Unavailable with `Retry-After: retry_after`.
+    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+        }
+    }
+}
+
+/// How long overloaded clients are asked to wait, in seconds.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> Self {
+        let what = match e {
+            Refused::Slots => "every render slot is busy",
+            Refused::Pixels => "the pixels being rendered are at their limit",
+            Refused::Queue => "too many renders are waiting",
+        };
+        ApiError::unavailable(format!("{what}; try again shortly"), RETRY_AFTER_SECS)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // Overload refusals (503) are expected under load: counted and access-logged, not warned about.
+        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(status = self.status.as_u16(), error = %self.message, "request failed");
         }
         let reason = self.status.canonical_reason().unwrap_or("Error");
         let body = format!("{} {reason}: {}\n", self.status.as_u16(), self.message);
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 

@@ -1,16 +1,24 @@
 //! The IIIF routes: base URI redirects, `info.json`, and image requests, for both versions.
 
 use super::base_url::base_url;
+use super::conditional::Validators;
 use super::error::ApiError;
 use super::negotiate::info_content_type;
+use super::observe::Outcome;
 use super::open::with_image;
+use crate::cache::{hash_hex, CacheKey, Entry, SourceVersion};
+use crate::coalesce::Role;
+use crate::locate::locate;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 use tessera_iiif::info::{default_sizes, default_tiles};
-use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Target};
+use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Plan, Target};
 
 /// Sizes smaller than this (long side) are not listed in `info.json`.
 const SMALLEST_LISTED_SIZE: u32 = 64;
@@ -31,8 +39,7 @@ pub async fn handle(
     );
     match &path.target {
         Target::Base => {
-            let id = path.identifier.clone();
-            blocking(move || with_image(&state, &id, |_| Ok(()))).await?;
+            Source::resolve(&state, &path.identifier).await?;
             let location = format!("{service_id}/info.json");
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
         }
@@ -45,9 +52,74 @@ pub async fn handle(
         } => {
             let request =
                 ImageRequest::parse(path.version, region, size, rotation, quality_format)?;
-            image(state, &path, &service_id, request).await
+            image(state, &path, &service_id, request, &headers).await
         }
     }
+}
+
+/// An image's identifier with the version and cache group of the object that answers it (the first of
+/// its rule's candidates that exists).
+struct Source {
+    identifier: String,
+    version: SourceVersion,
+    group: String,
+}
+
+impl Source {
+    async fn resolve(state: &Arc<AppState>, identifier: &str) -> Result<Self, ApiError> {
+        let (st, id) = (Arc::clone(state), identifier.to_string());
+        let (group, version) = blocking(move || Ok(locate(&st.sources, &id)?)).await?;
+        Ok(Self {
+            identifier: identifier.to_string(),
+            version,
+            group,
+        })
+    }
+}
+
+/// The image's size: from the info cache, else from its header (read once for concurrent callers).
+/// Also says whether it came from the cache.
+async fn dimensions(
+    state: &Arc<AppState>,
+    source: &Source,
+) -> Result<(Dimensions, Outcome), ApiError> {
+    let info_key = Path::new(&source.group);
+    if let Some(d) = state.caches.info(info_key, source.version) {
+        return Ok((d, Outcome::Hit));
+    }
+    let key = format!(
+        "{}\n{}-{}-{}",
+        source.group, source.version.mtime_ns, source.version.size, source.version.tag
+    );
+    let (st, id, group, version) = (
+        Arc::clone(state),
+        source.identifier.clone(),
+        source.group.clone(),
+        source.version,
+    );
+    let (result, role) = state
+        .headers
+        .run(key, move || async move {
+            let worker = Arc::clone(&st);
+            let d = blocking(move || {
+                with_image(&worker, &id, |r| {
+                    let h = r.header();
+                    Ok(Dimensions::new(h.width, h.height))
+                })
+            })
+            .await?;
+            st.caches.put_info(group.clone().into(), group, version, d);
+            Ok(d)
+        })
+        .await;
+    let outcome = match role {
+        Role::Leader => Outcome::Miss,
+        Role::Follower => {
+            state.metrics.coalesced("info");
+            Outcome::Coalesced
+        }
+    };
+    Ok((result.unwrap_or_else(|| Err(worker_died()))?, outcome))
 }
 
 /// `info.json`: header only, never pixels.
@@ -57,10 +129,8 @@ async fn info(
     service_id: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let worker_state = Arc::clone(&state);
-    let id = path.identifier.clone();
-    let header = blocking(move || with_image(&worker_state, &id, |r| Ok(*r.header()))).await?;
-    let dimensions = Dimensions::new(header.width, header.height);
+    let source = Source::resolve(&state, &path.identifier).await?;
+    let (dimensions, outcome) = dimensions(&state, &source).await?;
     let tiles = [default_tiles(dimensions, state.tile_size, &state.limits)];
     let sizes = default_sizes(dimensions, SMALLEST_LISTED_SIZE, &state.limits);
     let service = ImageService {
@@ -73,55 +143,152 @@ async fn info(
     let body = serde_json::to_string_pretty(&service.to_json(path.version))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let content_type = info_content_type(path.version, headers);
-    let mut response = (StatusCode::OK, body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, header_value(&content_type)?);
-    h.insert(header::VARY, HeaderValue::from_static("Accept"));
-    h.insert(
-        header::LINK,
-        header_value(&format!(
-            "<{}>;rel=\"profile\"",
-            path.version.level2_profile_uri()
-        ))?,
-    );
+    // The body depends on the request's host and Accept, so its own hash is the ETag.
+    let validators = Validators {
+        etag: format!(
+            "\"{}\"",
+            hash_hex(format!("{content_type}\n{body}").as_bytes())
+        ),
+        last_modified: source.version.modified(),
+        max_age: state.info_max_age,
+        vary_accept: true,
+    };
+    let profile = header_value(&format!(
+        "<{}>;rel=\"profile\"",
+        path.version.level2_profile_uri()
+    ))?;
+    let not_modified = validators.not_modified(headers);
+    let mut response = if not_modified {
+        validators.not_modified_response()
+    } else {
+        let mut response = (StatusCode::OK, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, header_value(&content_type)?);
+        validators.apply(&mut response);
+        response
+    };
+    response.headers_mut().insert(header::LINK, profile);
+    response.extensions_mut().insert(if not_modified {
+        Outcome::Revalidated
+    } else {
+        outcome
+    });
     Ok(response)
 }
 
-/// An image request: plan against the header, then read, transform and encode.
+/// An image request: plan against the (cached) header, answer 304 or from the cache when possible,
+/// else render once for all identical concurrent requests.
 async fn image(
     state: Arc<AppState>,
     path: &IiifPath,
     service_id: &str,
     request: ImageRequest,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let worker_state = Arc::clone(&state);
-    let id = path.identifier.clone();
-    let (bytes, plan) = blocking(move || {
-        with_image(&worker_state, &id, |reader| {
-            let h = reader.header();
-            let plan = plan(
-                &request,
-                Dimensions::new(h.width, h.height),
-                &worker_state.limits,
-            )?;
-            let bytes = tessera_image::render(reader, &plan, &worker_state.encode)?;
-            Ok((bytes, plan))
-        })
-    })
-    .await?;
-    let link = format!(
+    let source = Source::resolve(&state, &path.identifier).await?;
+    let (dimensions, _) = dimensions(&state, &source).await?;
+    let plan = plan(&request, dimensions, &state.limits)?;
+    // The settings that change pixels are part of the key: a config change never serves old renders.
+    let key = CacheKey::new(
+        &format!("{}/{}", path.version.path_segment(), state.render_settings),
+        &source.group,
+        source.version,
+        &plan.canonical,
+    );
+    let validators = Validators {
+        etag: key.etag(),
+        last_modified: source.version.modified(),
+        max_age: state.image_max_age,
+        vary_accept: false,
+    };
+    let link = header_value(&format!(
         "<{}>;rel=\"profile\", <{service_id}/{}>;rel=\"canonical\"",
         path.version.level2_profile_uri(),
         plan.canonical
-    );
-    let mut response = (StatusCode::OK, bytes).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(plan.format.media_type()),
-    );
-    h.insert(header::LINK, header_value(&link)?);
+    ))?;
+    if validators.not_modified(headers) {
+        let mut response = validators.not_modified_response();
+        response.headers_mut().insert(header::LINK, link);
+        response.extensions_mut().insert(Outcome::Revalidated);
+        return Ok(response);
+    }
+    let (entry, outcome) = match state.caches.get(&key).await {
+        Some((entry, _)) => (entry, Outcome::Hit),
+        None => {
+            let worker = Arc::clone(&state);
+            let identifier = source.identifier.clone();
+            let (result, role) = state
+                .renders
+                .run(key.text.clone(), move || {
+                    render(worker, identifier, plan, key)
+                })
+                .await;
+            let entry = result.unwrap_or_else(|| Err(worker_died()))?;
+            let outcome = match role {
+                Role::Leader => Outcome::Miss,
+                Role::Follower => {
+                    state.metrics.coalesced("image");
+                    Outcome::Coalesced
+                }
+            };
+            (entry, outcome)
+        }
+    };
+    let mut response = (StatusCode::OK, entry.body.clone()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header_value(&entry.media_type)?);
+    response.headers_mut().insert(header::LINK, link);
+    validators.apply(&mut response);
+    response.extensions_mut().insert(outcome);
     Ok(response)
+}
+
+/// Render `plan` from the image `identifier` names if admission allows, and cache the result.
+async fn render(
+    state: Arc<AppState>,
+    identifier: String,
+    plan: Plan,
+    key: CacheKey,
+) -> Result<Arc<Entry>, ApiError> {
+    let area = |w: u32, h: u32| u64::from(w) * u64::from(h);
+    let pixels = area(plan.region.w, plan.region.h) + area(plan.size.width, plan.size.height);
+    let permit = state.admission.admit(pixels).await.map_err(|refused| {
+        state.metrics.rejected(refused.label());
+        ApiError::from(refused)
+    })?;
+    let format = plan.format.extension();
+    let entry = Entry {
+        media_type: plan.format.media_type().to_string(),
+        canonical: plan.canonical.clone(),
+        body: Bytes::new(),
+    };
+    let worker = Arc::clone(&state);
+    state.metrics.decodes_in_flight(1);
+    let started = Instant::now();
+    let result = blocking(move || {
+        let _permit = permit;
+        with_image(&worker, &identifier, |reader| {
+            Ok(tessera_image::render(reader, &plan, &worker.encode)?)
+        })
+    })
+    .await;
+    state.metrics.decodes_in_flight(-1);
+    state.metrics.decode(format, started.elapsed());
+    let entry = Arc::new(Entry {
+        body: Bytes::from(result?),
+        ..entry
+    });
+    state.caches.put(&key, Arc::clone(&entry)).await;
+    Ok(entry)
+}
+
+fn worker_died() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the image could not be processed (worker failure)",
+    )
 }
 
 /// Run decoding work off the async threads; a panic in a codec becomes a 500, not a dead server.

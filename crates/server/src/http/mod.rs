@@ -1,9 +1,13 @@
 //! The HTTP face: routes, CORS, URL limits.
 
+mod admin;
 mod base_url;
+mod conditional;
 mod error;
+mod health;
 mod iiif;
 mod negotiate;
+mod observe;
 mod open;
 
 pub use error::ApiError;
@@ -13,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -22,11 +26,18 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/iiif/{*rest}", get(iiif::handle).options(preflight))
         .route("/", get(index))
-        .route("/metrics", get(crate::metrics::handler))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route("/admin/cache/purge", post(admin::purge))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             limit_url,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            observe::observe,
         ))
         .layer(middleware::map_response(cors))
         .with_state(state)
@@ -57,7 +68,7 @@ async fn cors(mut response: Response) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Link, Content-Type, Content-Length"),
+        HeaderValue::from_static("Link, Content-Type, Content-Length, ETag, Retry-After"),
     );
     response
 }

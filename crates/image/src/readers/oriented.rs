@@ -1,0 +1,102 @@
+//! A reader wrapper that shows an image in its EXIF orientation: the header has the displayed
+//! size, regions are mapped back to stored pixels and the decoded pixels are turned.
+
+use tessera_iiif::{Dimensions, Rect};
+
+use super::{ImageHeader, ImageReader};
+use crate::transform::orient;
+use crate::{ImageError, Raster};
+
+/// `inner` seen through EXIF orientation `orientation` (2–8).
+pub(crate) struct Oriented {
+    inner: Box<dyn ImageReader>,
+    orientation: u8,
+    header: ImageHeader,
+}
+
+impl Oriented {
+    /// Wrap `inner`; orientations 1 or out of range return it unchanged.
+    pub(crate) fn wrap(inner: Box<dyn ImageReader>, orientation: u8) -> Box<dyn ImageReader> {
+        if !(2..=8).contains(&orientation) {
+            return inner;
+        }
+        let mut header = *inner.header();
+        if orientation >= 5 {
+            std::mem::swap(&mut header.width, &mut header.height);
+        }
+        Box::new(Self {
+            inner,
+            orientation,
+            header,
+        })
+    }
+}
+
+/// The stored rectangle holding displayed rectangle `r` (stored size `sw` x `sh`).
+fn stored_rect(o: u8, r: Rect, sw: u32, sh: u32) -> Rect {
+    let Rect { x, y, w, h } = r;
+    match o {
+        2 => Rect::new(sw - x - w, y, w, h),
+        3 => Rect::new(sw - x - w, sh - y - h, w, h),
+        4 => Rect::new(x, sh - y - h, w, h),
+        5 => Rect::new(y, x, h, w),
+        6 => Rect::new(y, sh - x - w, h, w),
+        7 => Rect::new(sw - y - h, sh - x - w, h, w),
+        8 => Rect::new(sw - y - h, x, h, w),
+        _ => r,
+    }
+}
+
+impl ImageReader for Oriented {
+    fn header(&self) -> &ImageHeader {
+        &self.header
+    }
+
+    fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
+        let stored = *self.inner.header();
+        let o = self.orientation;
+        let rect = stored_rect(o, region, stored.width, stored.height);
+        let target = if o >= 5 {
+            Dimensions::new(target.height, target.width)
+        } else {
+            target
+        };
+        let raster = self.inner.read(rect, target)?;
+        Ok(match o {
+            2 => orient::mirror(raster),
+            3 => orient::rotate(raster, 180.0)?,
+            4 => orient::mirror(orient::rotate(raster, 180.0)?),
+            5 => orient::mirror(orient::rotate(raster, 90.0)?),
+            6 => orient::rotate(raster, 90.0)?,
+            7 => orient::mirror(orient::rotate(raster, 270.0)?),
+            8 => orient::rotate(raster, 270.0)?,
+            _ => raster,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_display_rects_to_stored() {
+        // Stored 10x4; orientation 6 displays it 4x10. Display top-left 1x1 is stored bottom-left.
+        assert_eq!(
+            stored_rect(6, Rect::new(0, 0, 1, 1), 10, 4),
+            Rect::new(0, 3, 1, 1)
+        );
+        assert_eq!(
+            stored_rect(8, Rect::new(0, 0, 1, 1), 10, 4),
+            Rect::new(9, 0, 1, 1)
+        );
+        assert_eq!(
+            stored_rect(3, Rect::new(0, 0, 2, 1), 10, 4),
+            Rect::new(8, 3, 2, 1)
+        );
+        assert_eq!(
+            stored_rect(5, Rect::new(1, 2, 3, 4), 10, 4),
+            Rect::new(2, 1, 4, 3)
+        );
+    }
+}

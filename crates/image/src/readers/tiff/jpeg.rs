@@ -1,0 +1,65 @@
+//! JPEG-compressed strips and tiles (new-style with shared JPEGTables, and old-style
+//! interchange streams), decoded by mozjpeg with the same strict error handling as JPEG files.
+
+use mozjpeg::{ColorSpace, Decompress};
+
+use crate::readers::jpeg::strict_error_manager;
+use crate::readers::jpeg_meta;
+use crate::ImageError;
+
+/// Decoded JPEG pixels: 1 (gray), 3 (RGB) or 4 (CMYK, 0 = no ink) bytes per pixel.
+pub(crate) struct JpegPixels {
+    pub data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub channels: usize,
+}
+
+/// Decode one chunk; `tables` (a JPEGTables stream, SOI … EOI) is spliced in front of it.
+/// The caller runs this inside `guard`, which turns libjpeg's unwinding errors into errors.
+pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, ImageError> {
+    let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("tiff: jpeg: {e}"));
+    let stream: Vec<u8> = match tables {
+        Some(t) if t.len() > 4 && chunk.len() > 2 && chunk.starts_with(&[0xFF, 0xD8]) => {
+            let head = t.strip_suffix(&[0xFF, 0xD9]).unwrap_or(t);
+            let mut s = Vec::with_capacity(head.len() + chunk.len());
+            s.extend_from_slice(head);
+            s.extend_from_slice(&chunk[2..]);
+            s
+        }
+        _ => chunk.to_vec(),
+    };
+    let dec = Decompress::with_err(strict_error_manager())
+        .from_mem(&stream)
+        .map_err(corrupt)?;
+    let (mut started, channels, adobe_cmyk) = match dec.color_space() {
+        ColorSpace::JCS_GRAYSCALE => (dec.grayscale().map_err(corrupt)?, 1, false),
+        ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => {
+            let inverted =
+                dec.color_space() == ColorSpace::JCS_YCCK || jpeg_meta::parse(&stream).adobe;
+            (
+                dec.to_colorspace(ColorSpace::JCS_CMYK).map_err(corrupt)?,
+                4,
+                inverted,
+            )
+        }
+        _ => (dec.rgb().map_err(corrupt)?, 3, false),
+    };
+    let width = u32::try_from(started.width())
+        .map_err(|_| ImageError::Corrupt("tiff: jpeg width".into()))?;
+    let height = u32::try_from(started.height())
+        .map_err(|_| ImageError::Corrupt("tiff: jpeg height".into()))?;
+    let mut data: Vec<u8> = started.read_scanlines().map_err(corrupt)?;
+    if data.len() < width as usize * height as usize * channels {
+        return Err(ImageError::Corrupt("tiff: jpeg: short image".into()));
+    }
+    if adobe_cmyk {
+        data.iter_mut().for_each(|v| *v = 255 - *v);
+    }
+    Ok(JpegPixels {
+        data,
+        width,
+        height,
+        channels,
+    })
+}

@@ -1,0 +1,441 @@
+//! TIFF reader: the first directory is parsed by hand ([`ifd`]) and strips or tiles are read raw
+//! and decompressed here, so that every colour model (gray, RGB, palette, CMYK, YCbCr, CIE Lab),
+//! depth (1–32-bit integers, signed, 32/64-bit float) and compression (none, LZW, Deflate,
+//! PackBits, LZMA, CCITT G3/G4, JPEG and old-style JPEG) is in Tessera's hands. Only the chunks
+//! that a region touches are decoded; each is bounded in size before it is read.
+
+mod decompress;
+mod ifd;
+mod jpeg;
+mod layout;
+mod samples;
+mod xz;
+
+use std::sync::Arc;
+
+use tessera_iiif::{Dimensions, Rect};
+use tessera_source::RandomAccess;
+
+use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
+use crate::colour::{self, IccMode};
+use crate::{ImageError, PixelLayout, Raster, SourceFormat};
+use decompress::{decompress, undo_float, undo_horizontal, Compression};
+use layout::{Layout, Photometric, SampleFormat};
+use samples::Scale;
+
+/// Largest strip or tile, compressed or decoded, in bytes.
+const MAX_CHUNK_BYTES: u64 = 256 << 20;
+
+/// Reads TIFF and BigTIFF files, chunk by chunk.
+pub(crate) struct TiffReader {
+    header: ImageHeader,
+    source: Arc<dyn RandomAccess>,
+    layout: Layout,
+    icc_mode: IccMode,
+}
+
+impl TiffReader {
+    /// Parse the first image file directory and check that its pixels can be read.
+    pub(crate) fn open(
+        source: Arc<dyn RandomAccess>,
+        limits: &ReadLimits,
+    ) -> Result<Self, ImageError> {
+        let ifd = ifd::Ifd::read(source.as_ref())?;
+        let layout = Layout::from_ifd(&ifd)?;
+        let header = checked_header(layout.width, layout.height, SourceFormat::Tiff, limits)?;
+        Ok(Self {
+            header,
+            source,
+            layout,
+            icc_mode: limits.icc,
+        })
+    }
+}
+
+impl ImageReader for TiffReader {
+    fn header(&self) -> &ImageHeader {
+        &self.header
+    }
+
+    fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
+        let source = self.source.as_ref();
+        let layout = &self.layout;
+        let icc_mode = self.icc_mode;
+        guard("tiff", || decode(source, layout, region, icc_mode))
+    }
+}
+
+fn corrupt(what: &str) -> ImageError {
+    ImageError::Corrupt(format!("tiff: {what}"))
+}
+
+/// One decoded chunk: 8-bit interleaved samples in `model` (JPEG chunks come back as RGB).
+struct Chunk {
+    data: Vec<u8>,
+    /// Stored width (rows are this long) and rows.
+    width: u32,
+    rows: u32,
+    spp: usize,
+    model: Photometric,
+}
+
+/// Decode the chunks that intersect `region` and assemble them into a raster.
+fn decode(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    region: Rect,
+    icc_mode: IccMode,
+) -> Result<Raster, ImageError> {
+    let scale = Scale {
+        range: float_range(source, layout)?,
+        stretch: layout.photometric != Photometric::Palette,
+    };
+    let alpha = layout.alpha.is_some();
+    let out_layout = match (layout.photometric, alpha) {
+        (Photometric::WhiteIsZero | Photometric::BlackIsZero, false) => PixelLayout::Gray8,
+        (Photometric::WhiteIsZero | Photometric::BlackIsZero, true) => PixelLayout::GrayAlpha8,
+        (_, false) => PixelLayout::Rgb8,
+        (_, true) => PixelLayout::Rgba8,
+    };
+    let cmyk = layout.photometric == Photometric::Cmyk;
+    // CMYK is gathered as CMYK(A) and converted through the profile at the end.
+    let inter_channels = if cmyk {
+        4 + usize::from(alpha)
+    } else {
+        out_layout.channels()
+    };
+    let len = (region.w as usize) * (region.h as usize) * inter_channels;
+    let mut inter = vec![0u8; len];
+    let (cw, ch) = if layout.ojpeg_stream.is_some() {
+        (layout.width, layout.height)
+    } else {
+        (layout.chunk_w, layout.chunk_h)
+    };
+    let (rx1, ry1) = (region.x + region.w, region.y + region.h);
+    for cy in region.y / ch..=(ry1 - 1) / ch {
+        for cx in region.x / cw..=(rx1 - 1) / cw {
+            let chunk = read_chunk(source, layout, cx, cy, scale)?;
+            let (x0, y0) = (cx * cw, cy * ch);
+            // A chunk that decodes smaller than the part of the image it covers would leave
+            // made-up (black) pixels: refuse it.
+            if chunk.width < cw.min(layout.width - x0) || chunk.rows < ch.min(layout.height - y0) {
+                return Err(corrupt(
+                    "strip or tile decodes smaller than the image area it covers",
+                ));
+            }
+            for y in y0.max(region.y)..(y0 + chunk.rows).min(ry1) {
+                for x in x0.max(region.x)..(x0 + chunk.width).min(rx1) {
+                    let s = (((y - y0) * chunk.width + (x - x0)) as usize) * chunk.spp;
+                    let d =
+                        (((y - region.y) * region.w + (x - region.x)) as usize) * inter_channels;
+                    let (Some(src), Some(dst)) = (
+                        chunk.data.get(s..s + chunk.spp),
+                        inter.get_mut(d..d + inter_channels),
+                    ) else {
+                        return Err(corrupt("chunk smaller than declared"));
+                    };
+                    pixel(layout, chunk.model, src, dst);
+                }
+            }
+        }
+    }
+    let icc = layout.icc.as_deref();
+    let data = if cmyk {
+        let cmyk_px: Vec<u8> = if alpha {
+            inter
+                .chunks_exact(5)
+                .flat_map(|p| [p[0], p[1], p[2], p[3]])
+                .collect()
+        } else {
+            std::mem::take(&mut inter)
+        };
+        let rgb = colour::cmyk_to_srgb(&cmyk_px, icc);
+        if alpha {
+            rgb.chunks_exact(3)
+                .zip(inter.chunks_exact(5))
+                .flat_map(|(c, p)| [c[0], c[1], c[2], p[4]])
+                .collect()
+        } else {
+            rgb
+        }
+    } else {
+        inter
+    };
+    let mut raster = Raster::from_data(region.w, region.h, out_layout, data)
+        .ok_or_else(|| corrupt("raster size"))?;
+    if let (Some(icc), IccMode::ToSrgb, false) = (icc, icc_mode, cmyk) {
+        if matches!(layout.photometric, Photometric::Rgb | Photometric::YCbCr) {
+            colour::icc_to_srgb(&mut raster, icc);
+        }
+    }
+    Ok(raster)
+}
+
+/// The float range shown as black to white: SMin/SMaxSampleValue when present, 0–1 when the
+/// data lie within it, otherwise the data's own extent (scanned once over the whole image).
+fn float_range(source: &dyn RandomAccess, layout: &Layout) -> Result<(f64, f64), ImageError> {
+    if layout.format != SampleFormat::Float {
+        return Ok((0.0, 1.0));
+    }
+    if let Some(r) = layout.range {
+        return Ok(r);
+    }
+    let mut extent: Option<(f64, f64)> = None;
+    let planes = if layout.planar { layout.spp } else { 1 };
+    for plane in 0..planes.min(layout.colour_samples) {
+        for cy in 0..layout.down {
+            for cx in 0..layout.across {
+                let (raw, _, _) = stored_chunk(source, layout, cx, cy, plane)?;
+                if let Some((lo, hi)) = samples::float_extent(layout, &raw) {
+                    extent = Some(extent.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                }
+            }
+        }
+    }
+    Ok(match extent {
+        Some((lo, hi)) if lo >= 0.0 && hi <= 1.0 => (0.0, 1.0),
+        Some((lo, hi)) if hi > lo => (lo, hi),
+        _ => (0.0, 1.0),
+    })
+}
+
+/// Read chunk (`cx`, `cy`) with all its planes, as 8-bit interleaved samples.
+fn read_chunk(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    cx: u32,
+    cy: u32,
+    scale: Scale,
+) -> Result<Chunk, ImageError> {
+    if matches!(layout.compression, Compression::Jpeg | Compression::OldJpeg) {
+        return jpeg_chunk(source, layout, cx, cy);
+    }
+    if layout.photometric == Photometric::YCbCr {
+        return Err(ImageError::Unsupported(
+            "tiff: uncompressed YCbCr (only JPEG-compressed YCbCr is read)".into(),
+        ));
+    }
+    if matches!(layout.photometric, Photometric::Lab { .. }) && layout.bits != 8 {
+        return Err(ImageError::Unsupported("tiff: Lab other than 8-bit".into()));
+    }
+    let planes = if layout.planar { layout.spp } else { 1 };
+    let (width, rows) = (layout.chunk_w, chunk_rows(layout, cy));
+    let mut out = vec![0; width as usize * rows as usize * layout.spp];
+    for plane in 0..planes {
+        // Extra samples that are not alpha are never shown: their planes are not read.
+        if planes > 1 && plane >= layout.colour_samples && layout.alpha != Some(plane) {
+            continue;
+        }
+        let (raw, w, h) = stored_chunk(source, layout, cx, cy, plane)?;
+        let per_row = w as usize * layout.stored_spp();
+        let bytes = samples::to_8bit(layout, &raw, per_row, h as usize, scale);
+        if bytes.len() < per_row * h as usize {
+            return Err(corrupt("short strip or tile"));
+        }
+        if planes == 1 {
+            out = bytes;
+        } else {
+            for (i, v) in bytes.into_iter().enumerate() {
+                if let Some(d) = out.get_mut(i * layout.spp + plane) {
+                    *d = v;
+                }
+            }
+        }
+    }
+    Ok(Chunk {
+        data: out,
+        width,
+        rows,
+        spp: layout.spp,
+        model: layout.photometric,
+    })
+}
+
+/// The decompressed, un-predicted bytes of one plane of chunk (`cx`, `cy`), with its stored
+/// width and rows.
+fn stored_chunk(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    cx: u32,
+    cy: u32,
+    plane: usize,
+) -> Result<(Vec<u8>, u32, u32), ImageError> {
+    let index = plane as u64 * u64::from(layout.across) * u64::from(layout.down)
+        + u64::from(cy) * u64::from(layout.across)
+        + u64::from(cx);
+    let rows = chunk_rows(layout, cy);
+    let width = layout.chunk_w;
+    let row_bytes = layout.row_bytes(width);
+    let expected = row_bytes as u64 * u64::from(rows);
+    if expected > MAX_CHUNK_BYTES {
+        return Err(ImageError::TooLarge("tiff: strip or tile too large".into()));
+    }
+    let mut raw = raw_bytes(source, layout, index)?;
+    if layout.reversed_bits {
+        raw.iter_mut().for_each(|b| *b = b.reverse_bits());
+    }
+    let white_bit = layout.photometric != Photometric::WhiteIsZero;
+    let mut data = decompress(
+        layout.compression,
+        &raw,
+        expected as usize,
+        width,
+        rows,
+        white_bit,
+    )?;
+    let bytes_per_sample = usize::from(layout.bits / 8);
+    let per_row = width as usize * layout.stored_spp();
+    match layout.predictor {
+        2 if layout.bits >= 8 => undo_horizontal(
+            &mut data,
+            per_row,
+            layout.stored_spp(),
+            bytes_per_sample,
+            layout.little_endian,
+        ),
+        3 => undo_float(&mut data, per_row, bytes_per_sample, layout.little_endian),
+        _ => {}
+    }
+    Ok((data, width, rows))
+}
+
+/// Rows stored in chunks of row `cy`: strips end at the image's bottom, tiles are always full.
+fn chunk_rows(layout: &Layout, cy: u32) -> u32 {
+    if layout.tiled {
+        layout.chunk_h
+    } else {
+        layout
+            .chunk_h
+            .min(layout.height.saturating_sub(cy * layout.chunk_h))
+    }
+}
+
+/// The compressed bytes of chunk `index`, clipped to the file.
+fn raw_bytes(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    index: u64,
+) -> Result<Vec<u8>, ImageError> {
+    let i = usize::try_from(index).map_err(|_| corrupt("chunk index"))?;
+    let (Some(&offset), Some(&count)) = (layout.offsets.get(i), layout.byte_counts.get(i)) else {
+        return Err(corrupt("missing strip or tile offset"));
+    };
+    if count > MAX_CHUNK_BYTES {
+        return Err(ImageError::TooLarge("tiff: strip or tile too large".into()));
+    }
+    if offset >= source.len() {
+        return Err(corrupt("strip or tile outside the file"));
+    }
+    Ok(source.read_range(offset, count as usize)?)
+}
+
+/// A JPEG-compressed chunk (or, for old-style JPEG with an interchange stream, the whole image).
+fn jpeg_chunk(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    cx: u32,
+    cy: u32,
+) -> Result<Chunk, ImageError> {
+    if layout.planar {
+        return Err(ImageError::Unsupported(
+            "tiff: planar JPEG-compressed images".into(),
+        ));
+    }
+    let (raw, tables) = match layout.ojpeg_stream {
+        Some((offset, length)) => {
+            let available = source.len().saturating_sub(offset);
+            let length = if length == 0 {
+                available
+            } else {
+                length.min(available)
+            };
+            if length > MAX_CHUNK_BYTES {
+                return Err(ImageError::TooLarge("tiff: JPEG stream too large".into()));
+            }
+            (source.read_range(offset, length as usize)?, None)
+        }
+        None => {
+            let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
+            (
+                raw_bytes(source, layout, index)?,
+                layout.jpeg_tables.as_deref(),
+            )
+        }
+    };
+    let px = jpeg::decode(tables, &raw)?;
+    let model = match px.channels {
+        1 => Photometric::BlackIsZero,
+        4 => Photometric::Cmyk,
+        _ => Photometric::Rgb,
+    };
+    if px.channels != layout.colour_samples && !(px.channels == 3 && layout.colour_samples == 3) {
+        return Err(corrupt(
+            "JPEG channels do not match the photometric interpretation",
+        ));
+    }
+    Ok(Chunk {
+        data: px.data,
+        width: px.width,
+        rows: px.height,
+        spp: px.channels,
+        model,
+    })
+}
+
+/// Convert one pixel of 8-bit samples in `model` to the intermediate layout (CMYK stays CMYK).
+fn pixel(layout: &Layout, model: Photometric, src: &[u8], dst: &mut [u8]) {
+    let alpha = layout.alpha.and_then(|i| src.get(i).copied());
+    let colour_len = dst.len() - usize::from(alpha.is_some());
+    match model {
+        Photometric::WhiteIsZero | Photometric::BlackIsZero => {
+            let g = if model == Photometric::WhiteIsZero {
+                255 - src[0]
+            } else {
+                src[0]
+            };
+            dst[..colour_len].fill(g);
+        }
+        Photometric::Rgb | Photometric::Cmyk => {
+            dst[..colour_len].copy_from_slice(&src[..colour_len]);
+        }
+        Photometric::Palette => {
+            let n = 1usize << layout.bits;
+            let i = usize::from(src[0]).min(n - 1);
+            for (c, d) in dst.iter_mut().take(3).enumerate() {
+                let v = layout.color_map.get(c * n + i).copied().unwrap_or(0);
+                *d = (v >> 8) as u8;
+            }
+        }
+        Photometric::Lab { unsigned_ab } => {
+            let l = f64::from(src[0]) * 100.0 / 255.0;
+            let ab = |v: u8| {
+                if unsigned_ab {
+                    f64::from(v) - 128.0
+                } else {
+                    f64::from(v as i8)
+                }
+            };
+            dst[..3].copy_from_slice(&colour::lab_to_srgb(l, ab(src[1]), ab(src[2])));
+        }
+        Photometric::YCbCr => {
+            let (y, cb, cr) = (
+                f64::from(src[0]),
+                f64::from(src[1]) - 128.0,
+                f64::from(src[2]) - 128.0,
+            );
+            let c = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+            dst[0] = c(y + 1.402 * cr);
+            dst[1] = c(y - 0.344136 * cb - 0.714136 * cr);
+            dst[2] = c(y + 1.772 * cb);
+        }
+    }
+    if let Some(a) = alpha {
+        let last = dst.len() - 1;
+        if layout.premultiplied && a > 0 && a < 255 && model != Photometric::Cmyk {
+            for v in &mut dst[..colour_len] {
+                *v = ((u16::from(*v) * 255 + u16::from(a) / 2) / u16::from(a)).min(255) as u8;
+            }
+        }
+        dst[last] = a;
+    }
+}

@@ -1,0 +1,146 @@
+//! `tessera check`: check every image of a collection the way a viewer would use it (read
+//! `info.json`, render a sample resize, decode the output and compare its size), in parallel with
+//! a bounded number of images in flight, then print a summary and write a report.
+//!
+//! Images are checked in this process with the server's own resolver and limits, or over HTTP
+//! against any IIIF server with `--server`.
+
+mod http;
+mod identifiers;
+mod local;
+mod progress;
+pub mod report;
+mod sample;
+mod verify;
+
+use crate::cli::{CheckArgs, ServeArgs};
+use crate::config::Config;
+use crate::state::AppState;
+use report::{Outcome, Status};
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How one image is checked: in this process or against a server.
+enum Checker {
+    /// The server's state, built from the config.
+    Local(Box<AppState>),
+    /// A client for a running server.
+    Http(http::Client),
+}
+
+impl Checker {
+    fn check(&self, identifier: &str, longest: u32) -> Outcome {
+        let start = Instant::now();
+        let mut outcome = Outcome::new(identifier);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut o = Outcome::new(identifier);
+            match self {
+                Checker::Local(state) => local::check(state, identifier, longest, &mut o),
+                Checker::Http(client) => client.check(identifier, longest, &mut o),
+            }
+            o
+        }));
+        match run {
+            Ok(o) => outcome = o,
+            Err(_) => outcome.fail("panic", "the check panicked"),
+        }
+        outcome.time_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        outcome
+    }
+}
+
+/// Run the check; the exit code is non-zero when any image failed.
+pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let is_folder = args.source.is_dir();
+    let identifiers = if is_folder {
+        identifiers::from_folder(&args.source)?
+    } else {
+        identifiers::from_list(&args.source)?
+    };
+    let checker = match &args.server {
+        Some(url) => Checker::Http(http::Client::new(
+            url,
+            Duration::from_secs(args.timeout.max(1)),
+        )),
+        None => {
+            let serve_args = ServeArgs {
+                config: args.config.clone(),
+                images: args
+                    .images
+                    .clone()
+                    .or_else(|| is_folder.then(|| args.source.clone())),
+                ..ServeArgs::default()
+            };
+            let config = Config::load(&serve_args, std::env::vars())?;
+            Checker::Local(Box::new(AppState::new(&config)?))
+        }
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, identifiers.len().max(1));
+    let start = Instant::now();
+    let outcomes = check_all(&checker, &identifiers, jobs, args.sample_size);
+    let elapsed = start.elapsed();
+    // A closed stdout (e.g. piped into `head`) must not turn into a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", report::summary(&outcomes, elapsed, jobs));
+    if let Some(path) = &args.report {
+        report::write(path, &outcomes)
+            .map_err(|e| format!("writing the report {}: {e}", path.display()))?;
+        let _ = writeln!(out, "report written to {}", path.display());
+    }
+    let all_ok = outcomes.iter().all(|o| o.status == Status::Ok);
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Check every identifier on `jobs` threads; at most `jobs` images are open at any time.
+/// Outcomes come back in the order of `identifiers`.
+fn check_all(checker: &Checker, identifiers: &[String], jobs: usize, longest: u32) -> Vec<Outcome> {
+    let bar = progress::bar(identifiers.len());
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Outcome>> = vec![None; identifiers.len()];
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = identifiers.get(i) else { break };
+                if tx.send((i, checker.check(id, longest))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, outcome) in rx {
+            bar.inc(1);
+            if outcome.status == Status::Error {
+                bar.set_message(format!("last error: {}", outcome.identifier));
+            }
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(outcome);
+            }
+        }
+    });
+    bar.finish_and_clear();
+    slots
+        .into_iter()
+        .zip(identifiers)
+        .map(|(o, id)| {
+            o.unwrap_or_else(|| {
+                let mut o = Outcome::new(id);
+                o.fail("panic", "the worker stopped");
+                o
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,174 @@
+"""Colour, depth and orientation: Tessera's pixels against an independent, colour-managed reference.
+
+The reference is Pillow with ImageCms (LittleCMS): embedded ICC profiles converted to sRGB, CMYK
+through its profile (Pillow's own formula when there is none, which is also Tessera's), CIE Lab
+through LittleCMS's Lab profile, EXIF orientation applied by ImageOps.exif_transpose, 16-bit and
+float samples scaled as Tessera documents. Every comparison prints its mean error per channel
+(0-255) in the "tessera measurements" section.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import pytest
+from PIL import Image, ImageCms, ImageOps
+
+from conftest import CORPUS, VALIDATOR_ID, Server, make_validator_image
+from iiif_helpers import mean_abs_diff
+
+SRGB = ImageCms.createProfile("sRGB")
+
+# (corpus path, tolerance). Lossless sources get a tight bound; JPEG-coded ones allow for
+# decoder differences (mozjpeg vs Pillow's libjpeg) and ICC engines (moxcms vs LittleCMS).
+CASES = [
+    ("tiff/striped_rgb8_deflate_icc__pillow-tiff_adobe_deflate.tif", 1.5),
+    ("tiff/icc_rgb8_uncompressed__pillow-hopper.iccprofile.tif", 1.5),
+    ("tiff/16bit_rgba_lzw_icc__pillow-tiff_16bit_RGBa.tiff", 1.5),
+    ("tiff/16bit_rgb_planar-separate_lzw__pillow-tiff_strip_planar_16bit_RGB.tiff", 1.0),
+    ("tiff/16bit_gray_deflate_big-endian__pillow-16bit.MM.deflate.tif", 1.0),
+    ("tiff/16bit_gray_satellite_1800x400__pillow-cmx3g8_wv_1998.260_0745_mcidas.tiff", 1.0),
+    ("tiff/cmyk16_uncompressed__pillow-tiff_strip_cmyk_16l_jpeg.tif", 1.5),
+    ("tiff/cmyk8_jpeg__pillow-tiff_strip_cmyk_jpeg.tif", 3.0),
+    ("tiff/cielab8__pillow-hopper.Lab.tif", 2.0),
+    ("tiff/palette4__libtiff-palette-1c-4b.tiff", 0.5),
+    ("tiff/palette8_lzw_extrasample__pillow-rdf.tif", 0.5),
+    ("tiff/multipage_palette1_3pages__pillow-multipage.tiff", 0.5),
+    ("tiff/gray4__pillow-hopper_gray_4bpp.tif", 0.5),
+    ("tiff/gray2__vips-2bit.tif", 0.5),
+    ("tiff/bilevel1_minisblack__vips-1bit.tif", 0.5),
+    ("tiff/striped_bilevel_ccitt-g4__pillow-hopper_g4_500.tif", 0.5),
+    ("tiff/striped_bilevel_ccitt-g3_multipage__pillow-total-pages-zero.tif", 0.5),
+    ("tiff/striped_bilevel_lzw_single-strip_7795x3122__libtiff-lzw-single-strip.tiff", 0.5),
+    ("tiff/float32_gray_no-photometric__pillow-10ct_32bit_128.tiff", 1.0),
+    ("tiff/lzma__pillow-hopper_lzma.tif", 0.5),
+    ("tiff/striped_ycbcr_jpeg_2x2subsampled__pillow-tiff_strip_ycbcr_jpeg_2x2_sampling.tif", 3.0),
+    ("tiff/striped_rgb_jpeg_photometric-rgb__pillow-hopper_jpg.tif", 3.0),
+    ("tiff/tiled_ycbcr_jpeg_icc__pillow-tiff_tiled_ycbcr_jpeg_1x1_sampling.tif", 3.0),
+    ("tiff/striped_ycbcr_old-style-jpeg__pillow-old-style-jpeg-compression.tif", 3.0),
+    ("jpeg/baseline_rgb_icc__skimage-hubble_deep_field.jpg", 3.0),
+    ("jpeg/progressive_rgb_big-icc__pillow-icc_profile_big.jpg", 3.0),
+    ("jpeg/cmyk_adobe__pillow-pil_sample_cmyk.jpg", 3.0),
+    ("jpeg/grayscale__pillow-hopper_gray.jpg", 2.0),
+    ("png/rgb16_icc_rec709_camera__libjxl-DJI-FC6310-16bit_709_v4_krita.png", 1.5),
+    ("png/rgba8_icc__pillow-icc_profile.png", 1.5),
+    ("png/rgb8_icc_display-p3__libjxl-P3-sRGB-color-bars.png", 1.5),
+    ("png/photo_rgb8_icc__skimage-astronaut.png", 1.5),
+    ("png/palette8_trns__pngsuite-ftbbn3p08.png", 0.5),
+    ("png/gray-alpha8__pngsuite-basn4a08.png", 0.5),
+    ("webp/lossy_icc_exif_xmp__pillow-flower2.webp", 1.5),
+] + [(f"jpeg/exif-orientation-{n}__pillow-hopper_orientation_{n}.jpg", 3.0) for n in range(2, 9)]
+
+
+def reference(path) -> Image.Image:
+    """The expected sRGB rendering of `path`, flattened on white."""
+    im = Image.open(path)
+    im.seek(0)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        im = ImageOps.exif_transpose(im)
+    icc = im.info.get("icc_profile")
+    if im.mode == "CMYK":
+        if icc:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(im, src, SRGB, outputMode="RGB")
+        return im.convert("RGB")
+    if im.mode == "LAB":
+        t = ImageCms.buildTransform(ImageCms.createProfile("LAB"), SRGB, "LAB", "RGB")
+        return ImageCms.applyTransform(im, t)
+    if im.mode == "F":
+        lo, hi = im.getextrema()
+        if not (lo >= 0 and hi <= 1):
+            im = im.point(lambda v: (v - lo) * 255.0 / (hi - lo))
+        else:
+            im = im.point(lambda v: v * 255.0)
+        return im.convert("L").convert("RGB")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return im.convert("I").point(lambda v: v / 257.0).convert("L").convert("RGB")
+    if im.mode in ("P", "PA", "LA", "RGBA", "1", "L"):
+        im = im.convert("RGBA")
+    if icc and im.mode in ("RGB", "RGBA"):
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        im = ImageCms.profileToProfile(im, src, SRGB, outputMode=im.mode)
+    return flatten(im)
+
+
+def flatten(im: Image.Image) -> Image.Image:
+    """RGB, with any alpha composited on white (so hidden colours under alpha 0 do not count)."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def corpus_server(tmp_path_factory):
+    if not (CORPUS / "manifest.tsv").is_file():
+        pytest.skip("shared corpus not available")
+    root = tmp_path_factory.mktemp("colour")
+    make_validator_image().save(root / f"{VALIDATOR_ID}.png")
+    for path, _ in CASES:
+        dst = root / path
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(CORPUS / path, dst)
+    # A non-square JPEG with EXIF orientation 6, so that swapped sizes show.
+    im = Image.new("RGB", (60, 40), (200, 30, 30))
+    im.paste((20, 20, 220), (0, 0, 20, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    im.save(root / "oriented6.jpg", quality=95, exif=exif.tobytes())
+    s = Server(root, [], tmp_path_factory.mktemp("log") / "tessera-colour.log")
+    yield s, root
+    s.stop()
+
+
+@pytest.mark.parametrize("path,tolerance", CASES, ids=[c[0].split("__")[0] for c in CASES])
+def test_pixels_match_colour_managed_reference(corpus_server, report, path, tolerance):
+    server, root = corpus_server
+    ident = path.replace("/", "%2F")
+    r = server.client.get(f"/iiif/3/{ident}/full/max/0/default.png")
+    assert r.status == 200, r
+    got = flatten(r.image())
+    want = reference(root / path)
+    assert got.size == want.size
+    err = mean_abs_diff(got, want)
+    report(f"colour {path.split('__')[0]}: mean abs err {err:.3f} (tolerance {tolerance})")
+    assert err < tolerance
+
+
+def test_exif_orientation_swaps_info_sizes(corpus_server, report):
+    server, root = corpus_server
+    r = server.client.get("/iiif/3/oriented6.jpg/info.json")
+    assert r.status == 200, r
+    info = r.json()
+    assert (info["width"], info["height"]) == (40, 60)
+    got = server.client.get("/iiif/3/oriented6.jpg/full/max/0/default.png").image().convert("RGB")
+    want = ImageOps.exif_transpose(Image.open(root / "oriented6.jpg")).convert("RGB")
+    assert got.size == want.size == (40, 60)
+    err = mean_abs_diff(got, want)
+    report(f"colour oriented6 (60x40 stored): mean abs err {err:.3f}")
+    assert err < 3.0
+    # The blue mark, stored top-left, is shown top-right after a 90 degree clockwise turn.
+    r_, g_, b_ = got.getpixel((35, 3))
+    assert b_ > 150 and r_ < 100
+
+
+def test_keep_and_no_orientation_settings(corpus_server, tmp_path, report):
+    """`[colour] icc = "keep"` serves stored values; `auto_orient = false` serves stored pixels."""
+    _, root = corpus_server
+    config = tmp_path / "tessera.toml"
+    config.write_text('[colour]\nicc = "keep"\nauto_orient = false\n')
+    s = Server(root, ["--config", str(config)], tmp_path / "tessera-keep.log")
+    try:
+        p3 = "png/rgb8_icc_display-p3__libjxl-P3-sRGB-color-bars.png"
+        got = s.client.get(f"/iiif/3/{p3.replace('/', '%2F')}/full/max/0/default.png").image().convert("RGB")
+        stored = Image.open(root / p3).convert("RGB")
+        err_stored = mean_abs_diff(got, stored)
+        err_managed = mean_abs_diff(got, reference(root / p3))
+        report(f"colour keep: P3 vs stored {err_stored:.3f}, vs sRGB-converted {err_managed:.3f}")
+        assert err_stored < 0.5 and err_managed > 5
+        info = s.client.get("/iiif/3/oriented6.jpg/info.json").json()
+        assert (info["width"], info["height"]) == (60, 40)
+    finally:
+        s.stop()

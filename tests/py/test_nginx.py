@@ -1,0 +1,140 @@
+"""Real Nginx (Debian's package) in front of Tessera, configured by the shipped deploy/nginx/tessera.conf
+with only its ports and paths changed: ids, redirects, CORS, ETags and 304s must come out right."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HOST, REPO_ROOT, VALIDATOR_ID, Client, free_port
+
+SHIPPED = REPO_ROOT / "deploy" / "nginx" / "tessera.conf"
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next((p for p in ["/usr/sbin/nginx"] if os.access(p, os.X_OK)), None)
+
+
+def templated(port: int, upstream: int, cache_dir: Path) -> str:
+    """The shipped config with this test's ports and cache folder; each replaced line must exist."""
+    text = SHIPPED.read_text()
+    for old, new in [
+        ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};"),
+        ("listen 80;", f"listen {HOST}:{port};"),
+        ("proxy_cache_path /var/cache/nginx/tessera ", f"proxy_cache_path {cache_dir} "),
+    ]:
+        assert text.count(old) == 1, f"{old!r} not found once in {SHIPPED}"
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def nginx(server, tmp_path_factory):
+    binary = nginx_binary()
+    if binary is None:
+        pytest.fail("nginx is not installed (scripts/test.sh installs Debian's package)", pytrace=False)
+    d = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    for sub in ["cache", "tmp"]:
+        (d / sub).mkdir()
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf = d / "nginx.conf"
+    conf.write_text(
+        f"""{user}worker_processes 1;
+error_log {d}/error.log warn;
+pid {d}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+{templated(port, server.port, d / "cache")}
+}}
+"""
+    )
+    check = subprocess.run([binary, "-t", "-c", str(conf), "-p", str(d)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(d), "-g", "daemon off;"], stderr=subprocess.PIPE)
+    client = Client(port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if client.get("/health/live", timeout=2).status == 200:
+                break
+        except OSError:
+            pass
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "nginx exited"
+        assert time.monotonic() < deadline, "nginx did not come up"
+        time.sleep(0.1)
+    yield client
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_info_ids_name_the_proxy(nginx):
+    r = nginx.get(f"/iiif/3/{VALIDATOR_ID}/info.json")
+    assert r.status == 200
+    assert r.json()["id"] == f"http://{HOST}:{nginx.port}/iiif/3/{VALIDATOR_ID}"
+    assert r.header("Access-Control-Allow-Origin") == "*"
+    assert r.header("Vary") == "Accept"
+    v2 = nginx.get(f"/iiif/2/{VALIDATOR_ID}/info.json", {"X-Forwarded-Proto": "https"})
+    assert v2.json()["@id"].startswith(f"http://{HOST}:{nginx.port}/"), "the proxy sets X-Forwarded-Proto itself"
+
+
+def test_redirects_and_encoded_slashes(nginx):
+    r = nginx.get(f"/iiif/3/{VALIDATOR_ID}")
+    assert r.status == 303
+    assert r.header("Location") == f"http://{HOST}:{nginx.port}/iiif/3/{VALIDATOR_ID}/info.json"
+    sub = nginx.get("/iiif/3/lax:13410%2Felife-13410-fig4-v2/full/60,/0/default.jpg")
+    assert sub.status == 200 and sub.image().size[0] == 60
+    assert f"http://{HOST}:{nginx.port}/iiif/3/lax:13410%2Felife-13410-fig4-v2/full/60,120/0/default.jpg" in sub.header("Link")
+
+
+def test_cors_preflight_and_errors(nginx):
+    pre = nginx.options(f"/iiif/3/{VALIDATOR_ID}/info.json", {"Origin": "https://viewer.example", "Access-Control-Request-Method": "GET"})
+    assert pre.status == 204 and "GET" in pre.header("Access-Control-Allow-Methods")
+    missing = nginx.get("/iiif/3/no-such-image/info.json")
+    assert missing.status == 404 and missing.header("Access-Control-Allow-Origin") == "*"
+
+
+def test_etags_and_304_through_the_proxy_and_its_cache(nginx, client):
+    path = f"/iiif/3/{VALIDATOR_ID}/full/120,/0/default.jpg"
+    first = nginx.get(path)
+    assert first.status == 200
+    etag = first.header("ETag")
+    assert etag and not etag.startswith("W/")
+    direct = client.get(path)
+    assert direct.header("ETag") == etag and direct.body == first.body
+    assert first.header("Cache-Control") == direct.header("Cache-Control")
+    second = nginx.get(path)
+    assert second.header("X-Cache-Status") == "HIT" and second.body == first.body
+    for headers in ({"If-None-Match": etag}, {"If-Modified-Since": first.header("Last-Modified")}):
+        nm = nginx.get(path, headers)
+        assert nm.status == 304 and nm.body == b"" and nm.header("ETag") == etag, headers
+    # An uncached URL: the 304 comes from Tessera through the proxy.
+    fresh = f"/iiif/3/{VALIDATOR_ID}/full/121,/0/default.jpg"
+    tag = client.get(fresh).header("ETag")
+    r = nginx.get(fresh, {"If-None-Match": tag})
+    assert r.status in (200, 304)  # Nginx may fetch the full response to fill its cache
+    assert r.header("ETag") == tag
+    assert nginx.get(fresh, {"If-None-Match": tag}).status == 304
+    # info.json variants are kept apart by Vary: Accept.
+    ld = nginx.get(f"/iiif/3/{VALIDATOR_ID}/info.json")
+    js = nginx.get(f"/iiif/3/{VALIDATOR_ID}/info.json", {"Accept": "application/json"})
+    assert ld.header("Content-Type").startswith("application/ld+json")
+    assert js.header("Content-Type").startswith("application/json")
+    assert nginx.get(f"/iiif/3/{VALIDATOR_ID}/info.json", {"If-None-Match": ld.header("ETag")}).status == 304
+
+
+def test_admin_is_closed_and_health_is_open(nginx):
+    assert nginx.request("/admin/cache/purge", "POST").status == 403
+    assert nginx.get("/health/ready").status == 200
+    assert nginx.get("/metrics").status == 200  # from this host only
