@@ -1,8 +1,8 @@
 //! Checking an image on a running IIIF server over plain HTTP (`--server URL`).
 
 use super::report::Outcome;
-use super::sample::{sample_size, size_matches};
-use super::verify::decoded_size;
+use super::sample::sample_size;
+use super::verify::verify_output;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::time::Duration;
 use ureq::Agent;
@@ -81,19 +81,7 @@ impl Client {
         if status != 200 {
             return outcome.fail(format!("http {status}"), body_text(&body));
         }
-        match decoded_size(body) {
-            Ok((w, h)) => {
-                outcome.output_width = Some(w);
-                outcome.output_height = Some(h);
-                if !size_matches((w, h), (want_w, want_h)) {
-                    outcome.fail(
-                        "wrong output size",
-                        format!("output is {w}x{h}, expected {want_w}x{want_h}"),
-                    );
-                }
-            }
-            Err(e) => outcome.fail("undecodable output", e),
-        }
+        verify_output(outcome, body, (want_w, want_h));
     }
 }
 

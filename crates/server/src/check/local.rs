@@ -1,8 +1,8 @@
 //! Checking an image in this process: the same sources, limits and pipeline as `tessera serve`.
 
 use super::report::Outcome;
-use super::sample::{sample_size, size_matches};
-use super::verify::decoded_size;
+use super::sample::sample_size;
+use super::verify::verify_output;
 use crate::state::AppState;
 use std::sync::Arc;
 use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest};
@@ -42,19 +42,7 @@ pub fn check(state: &AppState, identifier: &str, longest: u32, outcome: &mut Out
         Ok(b) => b,
         Err(e) => return outcome.fail(cause(&e), e.to_string()),
     };
-    match decoded_size(bytes) {
-        Ok((w, h)) => {
-            outcome.output_width = Some(w);
-            outcome.output_height = Some(h);
-            if !size_matches((w, h), (want_w, want_h)) {
-                outcome.fail(
-                    "wrong output size",
-                    format!("output is {w}x{h}, expected {want_w}x{want_h}"),
-                );
-            }
-        }
-        Err(e) => outcome.fail("undecodable output", e),
-    }
+    verify_output(outcome, bytes, (want_w, want_h));
 }
 
 /// The bytes of the first of `identifier`'s candidates that exists, or a failure cause and message.

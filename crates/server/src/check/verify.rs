@@ -1,7 +1,27 @@
 //! Checking that a rendered sample really is an image: decode it with Tessera's own readers.
 
+use super::report::Outcome;
+use super::sample::size_matches;
 use std::sync::Arc;
 use tessera_iiif::{Dimensions, Rect};
+
+/// Decode a rendered sample, record its size in `outcome`, and fail the outcome when it does not
+/// decode or is not `want` (width, height) in size.
+pub fn verify_output(outcome: &mut Outcome, bytes: Vec<u8>, want: (u32, u32)) {
+    match decoded_size(bytes) {
+        Ok((w, h)) => {
+            outcome.output_width = Some(w);
+            outcome.output_height = Some(h);
+            if !size_matches((w, h), want) {
+                outcome.fail(
+                    "wrong output size",
+                    format!("output is {w}x{h}, expected {}x{}", want.0, want.1),
+                );
+            }
+        }
+        Err(e) => outcome.fail("undecodable output", e),
+    }
+}
 
 /// Decode `bytes` completely and return their size, or why they are not an image.
 pub fn decoded_size(bytes: Vec<u8>) -> Result<(u32, u32), String> {
