@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::pyramid::{self, Options, Placement};
 use tessera_iiif::{Dimensions, Rect};
-use tessera_image::{open, PixelLayout, Raster, ReadLimits};
+use tessera_image::{open, ImageError, PixelLayout, Raster, ReadLimits};
 use tessera_source::RandomAccess;
 
 /// Sizes of a 2000x1200 pyramid as libvips writes it (each level half the previous, rounded down).
@@ -214,4 +214,32 @@ fn edge_tiles_use_a_level_rounded_down() {
         .read(Rect::new(0, 0, 489, 89), Dimensions::new(246, 45))
         .expect("read");
     assert_eq!(raster.data[2], 0, "level 0");
+}
+
+#[test]
+fn the_pixel_limit_applies_to_what_a_read_decodes() {
+    let file = pyramid::write(
+        &SIZES,
+        options(Placement::Chain, false, false),
+        paint(&SIZES),
+    )
+    .file;
+    // 2000x1200 is over a limit of 200,000 pixels, but each read below stays under it.
+    let limits = ReadLimits {
+        max_pixels: 200_000,
+        ..ReadLimits::default()
+    };
+    let mut reader = open(Arc::new(file), &limits).expect("a pyramid opens whatever its size");
+    let thumb = reader
+        .read(Rect::full(2000, 1200), Dimensions::new(250, 150))
+        .expect("a thumbnail from level 3");
+    assert_eq!((thumb.width, thumb.height), (250, 150));
+    reader
+        .read(Rect::new(0, 0, 256, 256), Dimensions::new(256, 256))
+        .expect("a full-resolution tile");
+    let refused = reader.read(Rect::full(2000, 1200), Dimensions::new(2000, 1200));
+    assert!(
+        matches!(refused, Err(ImageError::TooLarge(_))),
+        "{refused:?}"
+    );
 }
