@@ -208,9 +208,100 @@ pub fn default_sizes(image: Dimensions, smallest: u32, limits: &Limits) -> Vec<D
     sizes
 }
 
+/// Tiles of the source's own stored size (`tile`) at scale factors 1, 2, 4, … up to the first at which
+/// the whole image fits one tile, so that a viewer's requests align with stored tiles. `None` when the
+/// stored tiles are too small or too large to be good request sizes, or outside the limits.
+pub fn native_tiles(image: Dimensions, tile: Dimensions, limits: &Limits) -> Option<TileSet> {
+    let usable = (64..=4096).contains(&tile.width) && (64..=4096).contains(&tile.height);
+    if !usable || !limits.allows(tile) {
+        return None;
+    }
+    let mut scale_factors = vec![1];
+    let mut s = 1u32;
+    while (image.width.div_ceil(s) > tile.width || image.height.div_ceil(s) > tile.height)
+        && s < (1 << 20)
+    {
+        s *= 2;
+        scale_factors.push(s);
+    }
+    Some(TileSet {
+        width: tile.width,
+        height: tile.height,
+        scale_factors,
+    })
+}
+
+/// Preferred sizes from the source's stored levels (`levels`, any order, the full size included or
+/// not): each level's width with the height a `w,` request gives for it (so both forms of the size
+/// name the same image), within the limits, ascending, without duplicates. Empty when none is allowed.
+pub fn level_sizes(image: Dimensions, levels: &[Dimensions], limits: &Limits) -> Vec<Dimensions> {
+    let (iw, ih) = (f64::from(image.width), f64::from(image.height));
+    let mut sizes: Vec<Dimensions> = levels
+        .iter()
+        .filter(|l| l.width > 0 && l.width < image.width)
+        .map(|l| {
+            let h = (f64::from(l.width) * ih / iw).round().max(1.0) as u32;
+            Dimensions::new(l.width, h.min(image.height))
+        })
+        .chain(std::iter::once(image))
+        .filter(|&d| limits.allows(d))
+        .collect();
+    sizes.sort_by_key(|d| (d.width, d.height));
+    sizes.dedup();
+    sizes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn native_tiles_follow_the_stored_size() {
+        let t = native_tiles(
+            Dimensions::new(6000, 4000),
+            Dimensions::new(256, 128),
+            &Limits::default(),
+        );
+        assert_eq!(
+            t,
+            Some(TileSet {
+                width: 256,
+                height: 128,
+                scale_factors: vec![1, 2, 4, 8, 16, 32],
+            })
+        );
+        let small = Dimensions::new(16, 16);
+        assert_eq!(
+            native_tiles(Dimensions::new(600, 400), small, &Limits::default()),
+            None
+        );
+        let limits = Limits {
+            max_width: Some(200),
+            ..Limits::default()
+        };
+        let t = native_tiles(
+            Dimensions::new(600, 400),
+            Dimensions::new(256, 256),
+            &limits,
+        );
+        assert_eq!(t, None);
+    }
+
+    #[test]
+    fn level_sizes_ascend_within_limits() {
+        let image = Dimensions::new(1000, 600);
+        let levels = [Dimensions::new(250, 150), Dimensions::new(500, 300)];
+        let s = level_sizes(image, &levels, &Limits::default());
+        assert_eq!(s, vec![levels[0], levels[1], image]);
+        let limits = Limits {
+            max_width: Some(600),
+            ..Limits::default()
+        };
+        assert_eq!(
+            level_sizes(image, &levels, &limits),
+            vec![levels[0], levels[1]]
+        );
+    }
 
     #[test]
     fn tiles_cover_down_to_one_tile() {

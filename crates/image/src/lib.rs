@@ -16,5 +16,5 @@ pub mod transform;
 pub use error::ImageError;
 pub use format::SourceFormat;
 pub use raster::{PixelLayout, Raster};
-pub use readers::{open, ImageHeader, ImageReader, ReadLimits};
+pub use readers::{choose_level, open, ImageHeader, ImageReader, ReadLimits, Storage};
 pub use render::{render, EncodeOptions};

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_iiif::Dimensions;
-use tessera_image::{EncodeOptions, ReadLimits};
+use tessera_image::{EncodeOptions, ReadLimits, Storage};
 use tessera_source::Sources;
 
 /// Shared server state.
@@ -35,8 +35,8 @@ pub struct AppState {
     pub caches: Caches,
     /// Identical image renders in flight.
     pub renders: Coalescer<String, Result<Arc<Entry>, ApiError>>,
-    /// Identical header reads in flight.
-    pub headers: Coalescer<String, Result<Dimensions, ApiError>>,
+    /// Identical header reads (size and storage) in flight.
+    pub headers: Coalescer<String, Result<(Dimensions, Storage), ApiError>>,
     /// The render gate.
     pub admission: Admission,
     /// Prometheus metrics.

@@ -1,5 +1,5 @@
 //! Metadata segments of a JPEG before its first scan: the ICC profile (APP2, possibly split
-//! over several segments), the EXIF orientation (APP1) and Adobe's APP14 marker.
+//! over several segments), the EXIF orientation (APP1), Adobe's APP14 marker and the frame size.
 
 /// What the metadata segments say.
 #[derive(Debug, Default, Clone)]
@@ -10,6 +10,8 @@ pub(crate) struct JpegMeta {
     pub orientation: u8,
     /// An Adobe APP14 segment is present (CMYK samples are then stored inverted).
     pub adobe: bool,
+    /// The frame header (SOFn): width, height and number of components.
+    pub frame: Option<(u16, u16, u8)>,
 }
 
 /// Walk the segments of `data` up to the first scan.
@@ -43,6 +45,11 @@ pub(crate) fn parse(data: &[u8]) -> JpegMeta {
                 icc_parts.push((body[12], &body[14..]));
             }
             0xEE if body.starts_with(b"Adobe") => meta.adobe = true,
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && body.len() >= 6 => {
+                let h = u16::from_be_bytes([body[1], body[2]]);
+                let w = u16::from_be_bytes([body[3], body[4]]);
+                meta.frame = Some((w, h, body[5]));
+            }
             _ => {}
         }
         i += 2 + len.max(2);

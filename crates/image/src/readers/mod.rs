@@ -3,12 +3,15 @@
 mod gif;
 pub(crate) mod jpeg;
 pub(crate) mod jpeg_meta;
+mod level_choice;
 mod oriented;
 mod png;
 mod tiff;
 mod webp;
 
 use std::sync::Arc;
+
+pub use level_choice::choose_level;
 
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
@@ -25,6 +28,15 @@ pub struct ImageHeader {
     pub height: u32,
     /// The format recognised from the magic bytes.
     pub format: SourceFormat,
+}
+
+/// How a source stores its pixels, for `info.json`: its native tile size and reduced levels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Storage {
+    /// Stored tile size, when the source is tiled.
+    pub tile: Option<Dimensions>,
+    /// Sizes of the stored reduced-resolution levels, largest first (the full size excluded).
+    pub levels: Vec<Dimensions>,
 }
 
 /// Limits that protect the process from hostile files, and how sources are interpreted.
@@ -56,8 +68,25 @@ pub trait ImageReader: Send {
 
     /// Pixels of `region` (full-resolution coordinates, already inside the image). The returned raster covers
     /// exactly that region, either at full resolution or reduced so long as width >= target.width and
-    /// height >= target.height.
+    /// height >= target.height (or one pixel less where a stored level rounded its size down, see
+    /// [`choose_level`]).
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError>;
+
+    /// The stored JPEG bytes that are exactly `region` at `size` (one stored tile at its own level
+    /// and size, a JPEG any browser shows as Tessera would render it), as a standalone JPEG; `None`
+    /// when there is no such tile and the pixels must be decoded.
+    fn stored_jpeg(
+        &mut self,
+        _region: Rect,
+        _size: Dimensions,
+    ) -> Result<Option<Vec<u8>>, ImageError> {
+        Ok(None)
+    }
+
+    /// The native tiling and stored levels; none for sources that have neither.
+    fn storage(&self) -> Storage {
+        Storage::default()
+    }
 }
 
 /// Open `source`: sniff its format and parse its header, without decoding any pixels.

@@ -17,6 +17,7 @@ use memory::MemoryCache;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use tessera_iiif::Dimensions;
+use tessera_image::Storage;
 
 /// A rendered image response, as cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,12 +56,15 @@ impl Tier {
     }
 }
 
+/// A cached header: the cache group, the full size and how the source stores its pixels.
+type InfoEntry = (String, Dimensions, Storage);
+
 /// Every cache the server keeps.
 #[derive(Debug)]
 pub struct Caches {
     memory: MemoryCache,
     disk: Option<Arc<DiskCache>>,
-    info: Mutex<Lru<(PathBuf, SourceVersion), (String, Dimensions)>>,
+    info: Mutex<Lru<(PathBuf, SourceVersion), InfoEntry>>,
     metrics: Arc<Metrics>,
 }
 
@@ -121,10 +125,12 @@ impl Caches {
         }
     }
 
-    /// The cached dimensions of a source version.
-    pub fn info(&self, file: &Path, version: SourceVersion) -> Option<Dimensions> {
+    /// The cached dimensions and storage (tiling, levels) of a source version.
+    pub fn info(&self, file: &Path, version: SourceVersion) -> Option<(Dimensions, Storage)> {
         let mut info = self.info.lock().unwrap_or_else(PoisonError::into_inner);
-        let hit = info.get(&(file.to_path_buf(), version)).map(|(_, d)| *d);
+        let hit = info
+            .get(&(file.to_path_buf(), version))
+            .map(|(_, d, s)| (*d, s.clone()));
         match hit {
             Some(_) => self.metrics.cache_hit_info(),
             None => self.metrics.cache_miss_info(),
@@ -132,10 +138,17 @@ impl Caches {
         hit
     }
 
-    /// Remember the dimensions of a source version.
-    pub fn put_info(&self, file: PathBuf, group: String, version: SourceVersion, d: Dimensions) {
+    /// Remember the dimensions and storage of a source version.
+    pub fn put_info(
+        &self,
+        file: PathBuf,
+        group: String,
+        version: SourceVersion,
+        described: (Dimensions, Storage),
+    ) {
         let mut info = self.info.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = info.insert((file, version), (group, d), 1);
+        let (d, storage) = described;
+        let _ = info.insert((file, version), (group, d, storage), 1);
     }
 
     /// Remove everything cached for `group`, or everything when `None`.
@@ -144,7 +157,7 @@ impl Caches {
         self.info
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove_where(|_, (g, _)| group.is_none_or(|want| want == g));
+            .remove_where(|_, (g, _, _)| group.is_none_or(|want| want == g));
         match &self.disk {
             Some(disk) => disk.purge(group).await,
             None => Purged::default(),

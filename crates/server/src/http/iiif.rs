@@ -17,8 +17,9 @@ use bytes::Bytes;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use tessera_iiif::info::{default_sizes, default_tiles};
+use tessera_iiif::info::{default_sizes, default_tiles, level_sizes, native_tiles};
 use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Plan, Target};
+use tessera_image::{choose_level, Storage};
 
 /// Sizes smaller than this (long side) are not listed in `info.json`.
 const SMALLEST_LISTED_SIZE: u32 = 64;
@@ -77,12 +78,12 @@ impl Source {
     }
 }
 
-/// The image's size: from the info cache, else from its header (read once for concurrent callers).
-/// Also says whether it came from the cache.
+/// The image's size and storage (tiling, levels): from the info cache, else from its header (read
+/// once for concurrent callers). Also says whether it came from the cache.
 async fn dimensions(
     state: &Arc<AppState>,
     source: &Source,
-) -> Result<(Dimensions, Outcome), ApiError> {
+) -> Result<((Dimensions, Storage), Outcome), ApiError> {
     let info_key = Path::new(&source.group);
     if let Some(d) = state.caches.info(info_key, source.version) {
         return Ok((d, Outcome::Hit));
@@ -104,11 +105,12 @@ async fn dimensions(
             let d = blocking(move || {
                 with_image(&worker, &id, |r| {
                     let h = r.header();
-                    Ok(Dimensions::new(h.width, h.height))
+                    Ok((Dimensions::new(h.width, h.height), r.storage()))
                 })
             })
             .await?;
-            st.caches.put_info(group.clone().into(), group, version, d);
+            st.caches
+                .put_info(group.clone().into(), group, version, d.clone());
             Ok(d)
         })
         .await;
@@ -130,9 +132,15 @@ async fn info(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let source = Source::resolve(&state, &path.identifier).await?;
-    let (dimensions, outcome) = dimensions(&state, &source).await?;
-    let tiles = [default_tiles(dimensions, state.tile_size, &state.limits)];
-    let sizes = default_sizes(dimensions, SMALLEST_LISTED_SIZE, &state.limits);
+    let ((dimensions, storage), outcome) = dimensions(&state, &source).await?;
+    let tiles = [storage
+        .tile
+        .and_then(|t| native_tiles(dimensions, t, &state.limits))
+        .unwrap_or_else(|| default_tiles(dimensions, state.tile_size, &state.limits))];
+    let mut sizes = level_sizes(dimensions, &storage.levels, &state.limits);
+    if storage.levels.is_empty() || sizes.is_empty() {
+        sizes = default_sizes(dimensions, SMALLEST_LISTED_SIZE, &state.limits);
+    }
     let service = ImageService {
         id: service_id,
         dimensions,
@@ -187,8 +195,10 @@ async fn image(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let source = Source::resolve(&state, &path.identifier).await?;
-    let (dimensions, _) = dimensions(&state, &source).await?;
+    let ((dimensions, storage), _) = dimensions(&state, &source).await?;
     let plan = plan(&request, dimensions, &state.limits)?;
+    // Pixels decoded: the region at the stored level that serves it, not at full resolution.
+    let (_, decoded) = choose_level(dimensions, &storage.levels, plan.region, plan.size);
     // The settings that change pixels are part of the key: a config change never serves old renders.
     let key = CacheKey::new(
         &format!("{}/{}", path.version.path_segment(), state.render_settings),
@@ -221,7 +231,7 @@ async fn image(
             let (result, role) = state
                 .renders
                 .run(key.text.clone(), move || {
-                    render(worker, identifier, plan, key)
+                    render(worker, identifier, plan, decoded.area(), key)
                 })
                 .await;
             let entry = result.unwrap_or_else(|| Err(worker_died()))?;
@@ -245,15 +255,16 @@ async fn image(
     Ok(response)
 }
 
-/// Render `plan` from the image `identifier` names if admission allows, and cache the result.
+/// Render `plan` from the image `identifier` names if admission allows (counting the `decoded`
+/// pixels read from the source plus the output's), and cache the result.
 async fn render(
     state: Arc<AppState>,
     identifier: String,
     plan: Plan,
+    decoded: u64,
     key: CacheKey,
 ) -> Result<Arc<Entry>, ApiError> {
-    let area = |w: u32, h: u32| u64::from(w) * u64::from(h);
-    let pixels = area(plan.region.w, plan.region.h) + area(plan.size.width, plan.size.height);
+    let pixels = decoded + plan.size.area();
     let permit = state.admission.admit(pixels).await.map_err(|refused| {
         state.metrics.rejected(refused.label());
         ApiError::from(refused)

@@ -1,5 +1,5 @@
-//! The first image file directory of a TIFF or BigTIFF: tags parsed by hand, so that every
-//! photometric interpretation, compression and sample format reaches Tessera's own decoding.
+//! Image file directories of a TIFF or BigTIFF: tags parsed by hand, so that every photometric
+//! interpretation, compression and sample format reaches Tessera's own decoding.
 
 use std::collections::HashMap;
 
@@ -56,7 +56,7 @@ pub(crate) enum Value {
     Bytes(Vec<u8>),
 }
 
-/// The tags of the first directory.
+/// The tags of one directory.
 #[derive(Debug)]
 pub(crate) struct Ifd {
     /// Byte order, needed for 16- and 32-bit samples.
@@ -64,10 +64,20 @@ pub(crate) struct Ifd {
     tags: HashMap<u16, Value>,
 }
 
-impl Ifd {
-    /// Parse the header and the first directory of `source`.
+/// The file header: byte order, classic or BigTIFF, and where the first directory is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    /// Byte order of the file.
+    pub endian: Endian,
+    /// BigTIFF (64-bit offsets).
+    pub big: bool,
+    /// Offset of the first directory.
+    pub first: u64,
+}
+
+impl Header {
+    /// Parse the 8- or 16-byte header of `source`.
     pub fn read(source: &dyn RandomAccess) -> Result<Self, ImageError> {
-        let corrupt = |m: &str| ImageError::Corrupt(format!("tiff: {m}"));
         let head = source.read_range(0, 16)?;
         if head.len() < 8 {
             return Err(corrupt("truncated header"));
@@ -82,10 +92,26 @@ impl Ifd {
             43 if head.len() >= 16 => (true, endian.u64(&head[8..16])),
             _ => return Err(corrupt("not a TIFF version")),
         };
+        Ok(Self { endian, big, first })
+    }
+}
+
+fn corrupt(m: &str) -> ImageError {
+    ImageError::Corrupt(format!("tiff: {m}"))
+}
+
+impl Ifd {
+    /// Parse the directory at `offset`; also returns the offset of the next one (0 at the end).
+    pub fn read_at(
+        source: &dyn RandomAccess,
+        header: Header,
+        offset: u64,
+    ) -> Result<(Self, u64), ImageError> {
+        let Header { endian, big, .. } = header;
         let count_len = if big { 8 } else { 2 };
         let entry_len: u64 = if big { 20 } else { 12 };
         let count_bytes = source
-            .read_range(first, count_len)
+            .read_range(offset, count_len)
             .map_err(|_| corrupt("directory offset outside the file"))?;
         if count_bytes.len() < count_len {
             return Err(corrupt("directory offset outside the file"));
@@ -98,10 +124,20 @@ impl Ifd {
         if count == 0 || count > MAX_ENTRIES {
             return Err(corrupt("directory entry count out of range"));
         }
-        let entries = source.read_range(first + count_len as u64, (count * entry_len) as usize)?;
+        let next_len = if big { 8 } else { 4 };
+        let entries = source.read_range(
+            offset + count_len as u64,
+            (count * entry_len) as usize + next_len,
+        )?;
         if (entries.len() as u64) < count * entry_len {
             return Err(corrupt("truncated directory"));
         }
+        let (entries, next_bytes) = entries.split_at((count * entry_len) as usize);
+        let next = match (big, next_bytes.len() >= next_len) {
+            (_, false) => 0,
+            (true, true) => endian.u64(next_bytes),
+            (false, true) => u64::from(endian.u32(next_bytes)),
+        };
         let mut tags = HashMap::new();
         for e in entries.chunks_exact(entry_len as usize) {
             let tag = endian.u16(&e[0..2]);
@@ -134,7 +170,7 @@ impl Ifd {
             };
             tags.insert(tag, decode_value(endian, kind, size as usize, &bytes));
         }
-        Ok(Self { endian, tags })
+        Ok((Self { endian, tags }, next))
     }
 
     /// All integer values of `tag`, or `None` when absent or not integers.
@@ -243,5 +279,7 @@ pub(crate) mod tag {
     pub const JPEG_TABLES: u16 = 347;
     pub const OJPEG_OFFSET: u16 = 513;
     pub const OJPEG_LENGTH: u16 = 514;
+    pub const SUB_IFDS: u16 = 330;
+    pub const NEW_SUBFILE_TYPE: u16 = 254;
     pub const ICC: u16 = 34675;
 }

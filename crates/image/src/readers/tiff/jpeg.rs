@@ -15,11 +15,10 @@ pub(crate) struct JpegPixels {
     pub channels: usize,
 }
 
-/// Decode one chunk; `tables` (a JPEGTables stream, SOI … EOI) is spliced in front of it.
-/// The caller runs this inside `guard`, which turns libjpeg's unwinding errors into errors.
-pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, ImageError> {
-    let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("tiff: jpeg: {e}"));
-    let stream: Vec<u8> = match tables {
+/// One chunk as a standalone JPEG: the JPEGTables stream without its EOI, then the chunk without
+/// its SOI (a single SOI and EOI); the chunk as stored when there are no tables.
+pub(crate) fn standalone(tables: Option<&[u8]>, chunk: &[u8]) -> Vec<u8> {
+    match tables {
         Some(t) if t.len() > 4 && chunk.len() > 2 && chunk.starts_with(&[0xFF, 0xD8]) => {
             let head = t.strip_suffix(&[0xFF, 0xD9]).unwrap_or(t);
             let mut s = Vec::with_capacity(head.len() + chunk.len());
@@ -28,7 +27,14 @@ pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, 
             s
         }
         _ => chunk.to_vec(),
-    };
+    }
+}
+
+/// Decode one chunk; `tables` (a JPEGTables stream, SOI … EOI) is spliced in front of it.
+/// The caller runs this inside `guard`, which turns libjpeg's unwinding errors into errors.
+pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, ImageError> {
+    let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("tiff: jpeg: {e}"));
+    let stream = standalone(tables, chunk);
     let dec = Decompress::with_err(strict_error_manager())
         .from_mem(&stream)
         .map_err(corrupt)?;

@@ -1,5 +1,5 @@
-//! TIFF reader: the first directory is parsed by hand ([`ifd`]) and strips or tiles are read raw
-//! and decompressed here, so that every colour model (gray, RGB, palette, CMYK, YCbCr, CIE Lab),
+//! TIFF reader: directories are parsed by hand ([`ifd`]), reduced-resolution levels found
+//! ([`levels`]), and strips or tiles of the chosen level are read raw and decompressed here, so that every colour model (gray, RGB, palette, CMYK, YCbCr, CIE Lab),
 //! depth (1–32-bit integers, signed, 32/64-bit float) and compression (none, LZW, Deflate,
 //! PackBits, LZMA, CCITT G3/G4, JPEG and old-style JPEG) is in Tessera's hands. Only the chunks
 //! that a region touches are decoded; each is bounded in size before it is read.
@@ -8,6 +8,8 @@ mod decompress;
 mod ifd;
 mod jpeg;
 mod layout;
+mod levels;
+mod passthrough;
 mod samples;
 mod xz;
 
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
+use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits, Storage};
 use crate::colour::{self, IccMode};
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 use decompress::{decompress, undo_float, undo_horizontal, Compression};
@@ -30,24 +32,42 @@ const MAX_CHUNK_BYTES: u64 = 256 << 20;
 pub(crate) struct TiffReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
-    layout: Layout,
+    /// The full-resolution image, then its reduced levels, largest first.
+    levels: Vec<Layout>,
     icc_mode: IccMode,
+    /// Most pixels one read may decode (`ReadLimits::max_pixels`).
+    max_pixels: u64,
 }
 
 impl TiffReader {
-    /// Parse the first image file directory and check that its pixels can be read.
+    /// Parse the first image file directory, check that its pixels can be read, and find the
+    /// reduced-resolution levels. A tiled or pyramidal image is read a window at a time, so the
+    /// pixel limit applies to what each read decodes rather than to the full-resolution size.
     pub(crate) fn open(
         source: Arc<dyn RandomAccess>,
         limits: &ReadLimits,
     ) -> Result<Self, ImageError> {
-        let ifd = ifd::Ifd::read(source.as_ref())?;
-        let layout = Layout::from_ifd(&ifd)?;
-        let header = checked_header(layout.width, layout.height, SourceFormat::Tiff, limits)?;
+        let file = ifd::Header::read(source.as_ref())?;
+        let (first, next) = ifd::Ifd::read_at(source.as_ref(), file, file.first)?;
+        let layout = Layout::from_ifd(&first)?;
+        let (width, height, tiled) = (layout.width, layout.height, layout.tiled);
+        let levels = levels::find(source.as_ref(), file, layout, &first, next);
+        let windowed = tiled || levels.len() > 1;
+        let open_limits = ReadLimits {
+            max_pixels: if windowed {
+                u64::MAX
+            } else {
+                limits.max_pixels
+            },
+            ..*limits
+        };
+        let header = checked_header(width, height, SourceFormat::Tiff, &open_limits)?;
         Ok(Self {
             header,
             source,
-            layout,
+            levels,
             icc_mode: limits.icc,
+            max_pixels: limits.max_pixels,
         })
     }
 }
@@ -57,11 +77,45 @@ impl ImageReader for TiffReader {
         &self.header
     }
 
-    fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
+    fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
         let source = self.source.as_ref();
-        let layout = &self.layout;
+        let full = Dimensions::new(self.header.width, self.header.height);
+        let sizes = self.storage().levels;
+        let (level, region) = super::choose_level(full, &sizes, region, target);
+        let layout = self.levels.get(level).unwrap_or(&self.levels[0]);
+        if region.area() > self.max_pixels {
+            return Err(ImageError::TooLarge(format!(
+                "tiff: a read of {}x{} pixels (at the level that serves it) is more than the limit of {}",
+                region.w, region.h, self.max_pixels
+            )));
+        }
         let icc_mode = self.icc_mode;
         guard("tiff", || decode(source, layout, region, icc_mode))
+    }
+
+    fn stored_jpeg(
+        &mut self,
+        region: Rect,
+        size: Dimensions,
+    ) -> Result<Option<Vec<u8>>, ImageError> {
+        let full = Dimensions::new(self.header.width, self.header.height);
+        let (source, levels, icc_mode) = (self.source.as_ref(), &self.levels, self.icc_mode);
+        guard("tiff", || {
+            passthrough::stored_tile(source, levels, full, region, size, icc_mode)
+        })
+    }
+
+    fn storage(&self) -> Storage {
+        let base = &self.levels[0];
+        Storage {
+            tile: base
+                .tiled
+                .then(|| Dimensions::new(base.chunk_w, base.chunk_h)),
+            levels: self.levels[1..]
+                .iter()
+                .map(|l| Dimensions::new(l.width, l.height))
+                .collect(),
+        }
     }
 }
 

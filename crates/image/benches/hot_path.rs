@@ -1,0 +1,133 @@
+//! The hot path of a tile request, step by step: plan, read one tile (from a Deflate pyramid and a
+//! JPEG pyramid, and as a stored-tile passthrough), resize, encode. `cargo bench -p tessera-image`.
+
+#[path = "../tests/common/pyramid.rs"]
+#[allow(dead_code)]
+mod pyramid;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use pyramid::{Options, Placement};
+use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, OutputFormat, Rect};
+use tessera_image::transform::resize::resize;
+use tessera_image::{
+    encode, open, render, EncodeOptions, ImageReader, PixelLayout, Raster, ReadLimits,
+};
+
+/// A 4096x4096 pyramid (4 levels) of 256 px tiles with smooth content.
+fn pyramid_file(deflate: bool, jpeg: bool) -> Vec<u8> {
+    let sizes: Vec<(u32, u32)> = (0..4).map(|l| (4096 >> l, 4096 >> l)).collect();
+    let options = Options {
+        tile: 256,
+        placement: Placement::Chain,
+        big: false,
+        deflate,
+        jpeg,
+    };
+    pyramid::write(&sizes, options, |l, x, y| {
+        [
+            (x >> (4 - l)) as u8,
+            (y >> (4 - l)) as u8,
+            ((x + y) >> 5) as u8,
+        ]
+    })
+    .file
+}
+
+fn reader(file: &[u8]) -> Box<dyn ImageReader> {
+    open(Arc::new(file.to_vec()), &ReadLimits::default()).expect("open")
+}
+
+fn bench_plan(c: &mut Criterion) {
+    let limits = Limits::default();
+    let image = Dimensions::new(100_000, 80_000);
+    c.bench_function("plan: parse and plan a 1/4 tile", |b| {
+        b.iter(|| {
+            let request = ImageRequest::parse(
+                ApiVersion::V3,
+                black_box("4096,8192,1024,1024"),
+                black_box("256,256"),
+                "0",
+                "default.jpg",
+            )
+            .expect("request");
+            plan(&request, image, &limits).expect("plan")
+        })
+    });
+}
+
+fn bench_read(c: &mut Criterion) {
+    let deflate = pyramid_file(true, false);
+    let jpeg = pyramid_file(false, true);
+    let tile = Rect::new(1024, 1024, 1024, 1024);
+    let target = Dimensions::new(256, 256);
+    let mut r = reader(&deflate);
+    c.bench_function("read: one 256 px Deflate tile at level 2", |b| {
+        b.iter(|| r.read(black_box(tile), target).expect("read"))
+    });
+    let mut r = reader(&jpeg);
+    c.bench_function("read: one 256 px JPEG tile at level 2", |b| {
+        b.iter(|| r.read(black_box(tile), target).expect("read"))
+    });
+    let mut r = reader(&jpeg);
+    let single = {
+        let request = ImageRequest::parse(
+            ApiVersion::V3,
+            "1024,1024,1024,1024",
+            "256,256",
+            "0",
+            "default.jpg",
+        )
+        .expect("request");
+        plan(&request, Dimensions::new(4096, 4096), &Limits::default()).expect("plan")
+    };
+    c.bench_function("render: one stored JPEG tile (passthrough)", |b| {
+        b.iter(|| {
+            render(r.as_mut(), black_box(&single), &EncodeOptions::default()).expect("render")
+        })
+    });
+    let mut r = reader(&jpeg);
+    let composed = {
+        let request = ImageRequest::parse(
+            ApiVersion::V3,
+            "1024,1024,2048,2048",
+            "512,512",
+            "0",
+            "default.jpg",
+        )
+        .expect("request");
+        plan(&request, Dimensions::new(4096, 4096), &Limits::default()).expect("plan")
+    };
+    c.bench_function(
+        "render: a 512 px tile composed of four stored JPEG tiles",
+        |b| {
+            b.iter(|| {
+                render(r.as_mut(), black_box(&composed), &EncodeOptions::default()).expect("render")
+            })
+        },
+    );
+}
+
+fn gradient(w: u32, h: u32) -> Raster {
+    let data = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| [x as u8, y as u8, (x ^ y) as u8]))
+        .collect();
+    Raster::from_data(w, h, PixelLayout::Rgb8, data).expect("raster")
+}
+
+fn bench_resize_encode(c: &mut Criterion) {
+    let big = gradient(1024, 1024);
+    c.bench_function("resize: 1024x1024 RGB to 256x256", |b| {
+        b.iter(|| resize(black_box(big.clone()), 256, 256).expect("resize"))
+    });
+    let tile = gradient(256, 256);
+    let options = EncodeOptions::default();
+    c.bench_function("encode: 256x256 RGB as JPEG q85", |b| {
+        b.iter(|| encode::encode(black_box(&tile), OutputFormat::Jpg, &options).expect("encode"))
+    });
+}
+
+criterion_group!(benches, bench_plan, bench_read, bench_resize_encode);
+criterion_main!(benches);

@@ -1,0 +1,223 @@
+//! Tile passthrough: a request that is exactly one stored JPEG tile gets the stored bytes, with
+//! the shared JPEGTables merged into one valid JPEG; anything else is decoded as usual.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::plan;
+use common::pyramid::{self, Options, Placement, Written};
+use tessera_iiif::{Dimensions, OutputFormat, Quality, Rect};
+use tessera_image::{open, render, EncodeOptions, ImageReader, ReadLimits};
+
+const SIZES: [(u32, u32); 3] = [(2000, 1200), (1000, 600), (500, 300)];
+
+fn paint(l: usize, x: u32, y: u32) -> [u8; 3] {
+    let (w, h) = SIZES[l];
+    [
+        (u64::from(x) * 255 / u64::from(w)) as u8,
+        (u64::from(y) * 255 / u64::from(h)) as u8,
+        (l * 60) as u8,
+    ]
+}
+
+fn jpeg_pyramid() -> Written {
+    let options = Options {
+        tile: 256,
+        placement: Placement::SubIfds,
+        big: false,
+        deflate: false,
+        jpeg: true,
+    };
+    pyramid::write(&SIZES, options, paint)
+}
+
+/// What passthrough must send for tile `index` of `level`: the tables without EOI, then the
+/// stored tile without SOI.
+fn expected(written: &Written, level: usize, index: usize) -> Vec<u8> {
+    let tables = written.tables.as_ref().expect("tables");
+    let (offset, len) = written.tiles[level][index];
+    let stored = &written.file[offset as usize..(offset + len) as usize];
+    let mut out = tables[..tables.len() - 2].to_vec();
+    out.extend_from_slice(&stored[2..]);
+    out
+}
+
+/// Decode a JPEG with mozjpeg directly and compare it with what was painted at `level`.
+fn assert_jpeg_shows(bytes: &[u8], level: usize, at: Rect) {
+    let decoded = mozjpeg::Decompress::new_mem(bytes).expect("valid JPEG");
+    let mut started = decoded.rgb().expect("rgb");
+    assert_eq!(
+        (started.width(), started.height()),
+        (at.w as usize, at.h as usize)
+    );
+    let pixels: Vec<[u8; 3]> = started.read_scanlines().expect("scanlines");
+    let mut worst = 0;
+    for y in 0..at.h {
+        for x in 0..at.w {
+            let got = pixels[(y * at.w + x) as usize];
+            let want = paint(level, at.x + x, at.y + y);
+            for (g, w) in got.iter().zip(want) {
+                worst = worst.max(g.abs_diff(w));
+            }
+        }
+    }
+    assert!(worst <= 8, "largest channel error {worst}");
+}
+
+fn reader(written: &Written) -> Box<dyn ImageReader> {
+    open(Arc::new(written.file.clone()), &ReadLimits::default()).expect("open")
+}
+
+#[test]
+fn a_whole_stored_tile_is_sent_as_stored() {
+    let written = jpeg_pyramid();
+    let mut reader = reader(&written);
+    // Level 0, tile (1, 2) of 8 across; level 1 (1/2), tile (1, 0) of 4 across.
+    for (region, size, level, index, at) in [
+        (
+            Rect::new(256, 512, 256, 256),
+            (256, 256),
+            0,
+            2 * 8 + 1,
+            Rect::new(256, 512, 256, 256),
+        ),
+        (
+            Rect::new(512, 0, 512, 512),
+            (256, 256),
+            1,
+            1,
+            Rect::new(256, 0, 256, 256),
+        ),
+    ] {
+        let plan = plan(
+            region,
+            size,
+            false,
+            0.0,
+            Quality::Default,
+            OutputFormat::Jpg,
+        );
+        let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+        assert_eq!(body, expected(&written, level, index), "{region:?}");
+        assert_eq!(body.windows(2).filter(|w| w == &[0xFF, 0xD8]).count(), 1);
+        assert_jpeg_shows(&body, level, at);
+    }
+}
+
+#[test]
+fn anything_but_a_whole_stored_tile_is_decoded() {
+    let written = jpeg_pyramid();
+    let mut reader = reader(&written);
+    let tile = Rect::new(256, 512, 256, 256);
+    let stored = expected(&written, 0, 2 * 8 + 1);
+    for (region, size, mirror, rotation, quality, format) in [
+        (
+            tile,
+            (255, 255),
+            false,
+            0.0,
+            Quality::Default,
+            OutputFormat::Jpg,
+        ),
+        (
+            Rect::new(128, 512, 256, 256),
+            (256, 256),
+            false,
+            0.0,
+            Quality::Default,
+            OutputFormat::Jpg,
+        ),
+        (
+            tile,
+            (256, 256),
+            true,
+            0.0,
+            Quality::Default,
+            OutputFormat::Jpg,
+        ),
+        (
+            tile,
+            (256, 256),
+            false,
+            90.0,
+            Quality::Default,
+            OutputFormat::Jpg,
+        ),
+        (
+            tile,
+            (256, 256),
+            false,
+            0.0,
+            Quality::Gray,
+            OutputFormat::Jpg,
+        ),
+        (
+            tile,
+            (256, 256),
+            false,
+            0.0,
+            Quality::Default,
+            OutputFormat::Png,
+        ),
+        // The last column is clipped at the image edge (80 of the stored 256 columns).
+        (
+            Rect::new(1792, 0, 208, 256),
+            (208, 256),
+            false,
+            0.0,
+            Quality::Default,
+            OutputFormat::Jpg,
+        ),
+    ] {
+        let plan = plan(region, size, mirror, rotation, quality, format);
+        let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+        assert_ne!(body, stored, "{region:?} {size:?}");
+        assert!(reader
+            .stored_jpeg(region, Dimensions::new(size.0, size.1))
+            .expect("stored_jpeg")
+            .is_none_or(|_| region == tile && size == (256, 256)));
+    }
+}
+
+#[test]
+fn jpeg_tiles_with_shared_tables_decode_at_every_level() {
+    let written = jpeg_pyramid();
+    let mut reader = reader(&written);
+    for (region, target, level, at) in [
+        (
+            Rect::new(300, 200, 600, 500),
+            (600, 500),
+            0,
+            Rect::new(300, 200, 600, 500),
+        ),
+        (
+            Rect::new(0, 0, 2000, 1200),
+            (500, 300),
+            2,
+            Rect::new(0, 0, 500, 300),
+        ),
+        (
+            Rect::new(1000, 600, 1000, 600),
+            (500, 300),
+            1,
+            Rect::new(500, 300, 500, 300),
+        ),
+    ] {
+        let raster = reader
+            .read(region, Dimensions::new(target.0, target.1))
+            .expect("read");
+        assert_eq!((raster.width, raster.height), (at.w, at.h));
+        let mut worst = 0;
+        for y in 0..at.h {
+            for x in 0..at.w {
+                let i = ((y * at.w + x) * 3) as usize;
+                let want = paint(level, at.x + x, at.y + y);
+                for (g, w) in raster.data[i..i + 3].iter().zip(want) {
+                    worst = worst.max(g.abs_diff(w));
+                }
+            }
+        }
+        assert!(worst <= 8, "{region:?}: largest channel error {worst}");
+    }
+}
