@@ -14,7 +14,6 @@ use bytes::Bytes;
 use disk::{DiskCache, Purged};
 use lru::Lru;
 use memory::MemoryCache;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use tessera_iiif::Dimensions;
 use tessera_image::Storage;
@@ -56,15 +55,15 @@ impl Tier {
     }
 }
 
-/// A cached header: the cache group, the full size and how the source stores its pixels.
-type InfoEntry = (String, Dimensions, Storage);
+/// A cached header: the full size and how the source stores its pixels.
+type InfoEntry = (Dimensions, Storage);
 
 /// Every cache the server keeps.
 #[derive(Debug)]
 pub struct Caches {
     memory: MemoryCache,
     disk: Option<Arc<DiskCache>>,
-    info: Mutex<Lru<(PathBuf, SourceVersion), InfoEntry>>,
+    info: Mutex<Lru<(String, SourceVersion), InfoEntry>>,
     metrics: Arc<Metrics>,
 }
 
@@ -125,12 +124,10 @@ impl Caches {
         }
     }
 
-    /// The cached dimensions and storage (tiling, levels) of a source version.
-    pub fn info(&self, file: &Path, version: SourceVersion) -> Option<(Dimensions, Storage)> {
+    /// The cached dimensions and storage (tiling, levels) of a version of the object in `group`.
+    pub fn info(&self, group: &str, version: SourceVersion) -> Option<(Dimensions, Storage)> {
         let mut info = self.info.lock().unwrap_or_else(PoisonError::into_inner);
-        let hit = info
-            .get(&(file.to_path_buf(), version))
-            .map(|(_, d, s)| (*d, s.clone()));
+        let hit = info.get(&(group.to_string(), version)).cloned();
         match hit {
             Some(_) => self.metrics.cache_hit_info(),
             None => self.metrics.cache_miss_info(),
@@ -138,17 +135,10 @@ impl Caches {
         hit
     }
 
-    /// Remember the dimensions and storage of a source version.
-    pub fn put_info(
-        &self,
-        file: PathBuf,
-        group: String,
-        version: SourceVersion,
-        described: (Dimensions, Storage),
-    ) {
+    /// Remember the dimensions and storage of a version of the object in `group`.
+    pub fn put_info(&self, group: String, version: SourceVersion, described: InfoEntry) {
         let mut info = self.info.lock().unwrap_or_else(PoisonError::into_inner);
-        let (d, storage) = described;
-        let _ = info.insert((file, version), (group, d, storage), 1);
+        let _ = info.insert((group, version), described, 1);
     }
 
     /// Remove everything cached for `group`, or everything when `None`.
@@ -157,7 +147,7 @@ impl Caches {
         self.info
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove_where(|_, (g, _, _)| group.is_none_or(|want| want == g));
+            .remove_where(|(g, _), _| group.is_none_or(|want| want == g));
         match &self.disk {
             Some(disk) => disk.purge(group).await,
             None => Purged::default(),

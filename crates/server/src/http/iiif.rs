@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_iiif::info::{default_sizes, default_tiles, level_sizes, native_tiles};
@@ -84,8 +83,7 @@ async fn dimensions(
     state: &Arc<AppState>,
     source: &Source,
 ) -> Result<((Dimensions, Storage), Outcome), ApiError> {
-    let info_key = Path::new(&source.group);
-    if let Some(d) = state.caches.info(info_key, source.version) {
+    if let Some(d) = state.caches.info(&source.group, source.version) {
         return Ok((d, Outcome::Hit));
     }
     let key = format!(
@@ -109,8 +107,7 @@ async fn dimensions(
                 })
             })
             .await?;
-            st.caches
-                .put_info(group.clone().into(), group, version, d.clone());
+            st.caches.put_info(group, version, d.clone());
             Ok(d)
         })
         .await;
