@@ -56,9 +56,11 @@ pub struct PurgeArgs {
 #[derive(Debug, Args, Default)]
 pub struct CheckArgs {
     /// A folder of images (every file with an image extension, recursively), or a text file
-    /// listing one identifier per line (resolved under --images, the config's image folder, or --server)
+    /// listing one identifier per line (resolved through the config's rules or --images, or by
+    /// --server). Without it, every identifier the config's rules serve is checked: each source
+    /// they name is listed (folders walked, S3 buckets listed) and mapped back through the rules
     #[arg(value_name = "SOURCE")]
-    pub source: PathBuf,
+    pub source: Option<PathBuf>,
     /// A running IIIF server (e.g. http://127.0.0.1:8080/iiif/3) to check over plain HTTP
     /// instead of decoding in this process
     #[arg(long, value_name = "URL")]

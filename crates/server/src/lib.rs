@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod locate;
 pub mod metrics;
+pub mod open_image;
 pub mod purge;
 pub mod serve;
 pub mod state;

@@ -192,6 +192,41 @@ impl RemoteSource {
         Ok(bytes)
     }
 
+    /// Every object key under the source's prefix (relative to it), from the store's listing; an
+    /// HTTP origin without WebDAV cannot be listed and gives an error. Must run on a blocking thread
+    /// of a tokio runtime; each page of the listing is bounded by the fetch deadline.
+    pub(crate) fn list_keys(&self) -> Result<Vec<String>, SourceError> {
+        use futures_util::StreamExt as _;
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| SourceError::Local("listing needs a tokio runtime".into()))?;
+        let prefix = Path::from(self.prefix.trim_end_matches('/'));
+        let mut stream = self
+            .store
+            .list((!self.prefix.is_empty()).then_some(&prefix));
+        let deadline = self.settings.deadline();
+        let mut keys = Vec::new();
+        loop {
+            let next =
+                handle.block_on(async { tokio::time::timeout(deadline, stream.next()).await });
+            match next {
+                Err(_) => {
+                    return Err(SourceError::Timeout(format!(
+                        "listing: no answer within {deadline:?}"
+                    )))
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(SourceError::from(e)),
+                Ok(Some(Ok(meta))) => {
+                    let full = meta.location.to_string();
+                    if let Some(key) = full.strip_prefix(&self.prefix) {
+                        keys.push(key.to_string());
+                    }
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     /// Run `future` on the runtime from this blocking thread, bounded by the fetch deadline.
     fn run<T>(
         &self,

@@ -2,6 +2,7 @@
 //! regular expression with captures expanded into a key template. The first matching rule wins.
 
 use crate::error::SourceError;
+use crate::reverse::{IdentifierShape, KeyInverse};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -29,6 +30,10 @@ pub struct Rule {
     regex: Regex,
     source: String,
     keys: Vec<String>,
+    /// The identifier pattern as text and groups, when it can be rebuilt from captures.
+    shape: Option<IdentifierShape>,
+    /// Each key template run backwards (primary first), where it can be.
+    inverses: Vec<KeyInverse>,
 }
 
 /// Where to look for an identifier: one source and one key in it.
@@ -54,19 +59,33 @@ impl Rule {
             (None, Some(pattern)) => (pattern.clone(), "$0"),
             _ => return Err("a rule needs exactly one of `prefix` and `pattern`".into()),
         };
+        let shape = IdentifierShape::of(&regex);
         let regex = Regex::new(&regex).map_err(|e| format!("rule pattern: {e}"))?;
         let mut keys = vec![config.key.clone().unwrap_or_else(|| default_key.into())];
         keys.extend(config.alternates.iter().cloned());
+        let inverses = keys
+            .iter()
+            .filter_map(|k| KeyInverse::new(k, &regex))
+            .collect();
         Ok(Self {
             regex,
             source: config.source.clone(),
             keys,
+            shape,
+            inverses,
         })
     }
 
     /// The source this rule names.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Identifiers this rule may map to `key` of its source (unchecked: see [`Rules::identifiers_for`]).
+    fn identifiers_for<'a>(&'a self, key: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.inverses
+            .iter()
+            .filter_map(move |inverse| inverse.identifier(key, self.shape.as_ref()))
     }
 
     /// The candidates for `identifier` (key first, then alternates), or `None` when the rule does not match.
@@ -123,6 +142,28 @@ impl Rules {
             .find_map(|rule| rule.candidates(identifier))
             .unwrap_or(Err(SourceError::NotFound))
     }
+
+    /// The identifiers under which object `key` of `source` is served (as the object itself or as
+    /// an alternate), found by running the rules backwards and kept only when running them forwards
+    /// leads back to it. Rules whose pattern has classes or repetitions cannot be run backwards.
+    pub fn identifiers_for(&self, source: &str, key: &str) -> Vec<String> {
+        let target = Candidate {
+            source: source.into(),
+            key: key.into(),
+        };
+        let mut found: Vec<String> = Vec::new();
+        for rule in self.0.iter().filter(|r| r.source == source) {
+            for id in rule.identifiers_for(key) {
+                let leads_back = self
+                    .candidates(&id)
+                    .is_ok_and(|candidates| candidates.contains(&target));
+                if leads_back && !found.contains(&id) {
+                    found.push(id);
+                }
+            }
+        }
+        found
+    }
 }
 
 /// A key made from an identifier must be a relative path of plain segments: never `..`, `.`, empty
@@ -172,6 +213,40 @@ mod tests {
             source: source.into(),
             key: key.into(),
         }
+    }
+
+    #[test]
+    fn objects_map_back_to_the_identifiers_that_serve_them() {
+        let rules = Rules::new(&[
+            rule(
+                None,
+                Some(r"^lax:(\d+)/(.+)\.tif$"),
+                "bucket",
+                Some("articles/$1/$2.tif"),
+                &["articles/$1/$2.jpg"],
+            ),
+            rule(Some("s3:"), None, "bucket", None, &[]),
+            rule(Some("web:"), None, "web", None, &["${stem}.jpg"]),
+            rule(None, Some(r"^[a-z]+$"), "bucket", None, &[]),
+        ])
+        .unwrap();
+        let ids = |source: &str, key: &str| rules.identifiers_for(source, key);
+        assert_eq!(
+            ids("bucket", "articles/7/fig.tif"),
+            vec!["lax:7/fig.tif", "s3:articles/7/fig.tif"]
+        );
+        // A fallback copy is listed under the identifier it stands in for.
+        assert_eq!(
+            ids("bucket", "articles/7/fig.jpg"),
+            vec!["lax:7/fig.tif", "s3:articles/7/fig.jpg"]
+        );
+        assert_eq!(ids("bucket", "quick/a.png"), vec!["s3:quick/a.png"]);
+        assert_eq!(ids("web", "x/y.png"), vec!["web:x/y.png"]);
+        // Another source's objects, and keys only a non-invertible rule could serve, map to nothing.
+        assert!(ids("web", "articles/7/fig.tif")
+            .iter()
+            .all(|i| i.starts_with("web:")));
+        assert!(ids("other", "a.png").is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::disk_cache::DiskCache;
 use crate::error::SourceError;
+use crate::listing::{has_image_extension, image_files, Listing};
 use crate::observer::{SourceKind, SourceObserver};
 use crate::remote::RemoteSource;
 use crate::rules::{Candidate, RuleConfig, Rules};
@@ -193,6 +194,55 @@ impl Sources {
                 })
             }
         }
+    }
+
+    /// Every identifier the rules serve: each source a rule names is listed (a folder walked, a
+    /// bucket listed; an HTTP origin cannot be) and each image object is mapped back through the
+    /// rules ([`Rules::identifiers_for`]). Blocking, like [`Sources::open`].
+    pub fn list_identifiers(&self) -> Listing {
+        let mut listing = Listing::default();
+        let mut names: Vec<&String> = self.sources.keys().collect();
+        names.sort();
+        for name in names {
+            let keys = match self.sources.get(name) {
+                Some(Source::Folder(resolver)) => {
+                    image_files(resolver.root()).map_err(|e| SourceError::Local(e.to_string()))
+                }
+                Some(Source::Remote(remote)) if remote.kind() == SourceKind::Http => {
+                    listing.notes.push(format!(
+                        "source {name:?}: an HTTP origin cannot be listed; give a list of identifiers"
+                    ));
+                    continue;
+                }
+                Some(Source::Remote(remote)) => remote.list_keys(),
+                None => continue,
+            };
+            let keys = match keys {
+                Ok(k) => k,
+                Err(e) => {
+                    listing
+                        .notes
+                        .push(format!("source {name:?}: listing failed: {e}"));
+                    continue;
+                }
+            };
+            let mut unreachable = 0usize;
+            for key in keys.iter().filter(|k| has_image_extension(k)) {
+                let ids = self.rules.identifiers_for(name, key);
+                if ids.is_empty() {
+                    unreachable += 1;
+                }
+                listing.identifiers.extend(ids);
+            }
+            if unreachable > 0 {
+                listing.notes.push(format!(
+                    "source {name:?}: {unreachable} image object(s) that no rule leads to were left out"
+                ));
+            }
+        }
+        listing.identifiers.sort();
+        listing.identifiers.dedup();
+        listing
     }
 
     /// Open `candidate`. Blocking: call it from a blocking thread of the tokio runtime.

@@ -3,74 +3,94 @@
 use super::report::Outcome;
 use super::sample::sample_size;
 use super::verify::verify_output;
+use crate::open_image::{with_image, OpenError};
 use crate::state::AppState;
-use std::sync::Arc;
 use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest};
-use tessera_image::{ImageError, ImageReader};
-use tessera_source::{RandomAccess, SourceError};
+use tessera_image::{ImageError, ImageHeader};
+use tessera_source::SourceError;
 
-/// Check `identifier` against `state`: open it (the `info.json` step), render the sample resize as
-/// JPEG, decode the output and compare its size.
-pub fn check(state: &AppState, identifier: &str, longest: u32, outcome: &mut Outcome) {
-    let source = match open_source(state, identifier) {
-        Ok(s) => s,
-        Err((cause, message)) => return outcome.fail(cause, message),
-    };
-    let mut reader = match tessera_image::open(source, &state.read_limits) {
-        Ok(r) => r,
-        Err(e) => return outcome.fail(cause(&e), e.to_string()),
-    };
-    let header = *reader.header();
-    outcome.format = Some(header.format.name().to_string());
-    outcome.width = Some(header.width);
-    outcome.height = Some(header.height);
-    let (size, want_w, want_h) = sample_size(header.width, header.height, longest);
-    let request = match ImageRequest::parse(ApiVersion::V3, "full", &size, "0", "default.jpg") {
-        Ok(r) => r,
-        Err(e) => return outcome.fail("request", e.to_string()),
-    };
-    outcome.request = Some(request.path());
-    let plan = match plan(
-        &request,
-        Dimensions::new(header.width, header.height),
-        &state.limits,
-    ) {
-        Ok(p) => p,
-        Err(e) => return outcome.fail("request", e.to_string()),
-    };
-    let bytes = match render(reader.as_mut(), &plan, state) {
-        Ok(b) => b,
-        Err(e) => return outcome.fail(cause(&e), e.to_string()),
-    };
-    verify_output(outcome, bytes, (want_w, want_h));
+/// Why checking one image failed: a short cause and the message.
+struct Failure {
+    cause: String,
+    message: String,
+    undecodable: bool,
 }
 
-/// The bytes of the first of `identifier`'s candidates that exists, or a failure cause and message.
-fn open_source(
-    state: &AppState,
-    identifier: &str,
-) -> Result<Arc<dyn RandomAccess>, (&'static str, String)> {
-    let candidates = state
-        .sources
-        .candidates(identifier)
-        .map_err(|e| ("not found", e.to_string()))?;
-    for candidate in &candidates {
-        match state.sources.open(candidate) {
-            Ok(opened) => return Ok(opened.data),
-            Err(SourceError::NotFound) => continue,
-            Err(e) => return Err(("io", format!("opening the image: {e}"))),
+impl From<ImageError> for Failure {
+    fn from(e: ImageError) -> Self {
+        let undecodable = !matches!(e, ImageError::Io(_));
+        Self {
+            cause: cause(&e),
+            message: e.to_string(),
+            undecodable,
         }
     }
-    Err(("not found", SourceError::NotFound.to_string()))
 }
 
-/// Render with the server's pipeline and encoder settings.
-fn render(
-    reader: &mut dyn ImageReader,
-    plan: &tessera_iiif::Plan,
-    state: &AppState,
-) -> Result<Vec<u8>, ImageError> {
-    tessera_image::render(reader, plan, &state.encode)
+impl From<SourceError> for Failure {
+    fn from(e: SourceError) -> Self {
+        let cause = match e {
+            SourceError::NotFound | SourceError::Ambiguous(_) => "not found",
+            SourceError::Invalid(_) => "invalid identifier",
+            _ => "io",
+        };
+        Self {
+            cause: cause.into(),
+            message: e.to_string(),
+            undecodable: false,
+        }
+    }
+}
+
+impl OpenError for Failure {
+    fn undecodable(&self) -> bool {
+        self.undecodable
+    }
+
+    fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Check `identifier` against `state` as the server would answer it (alternates included): open it
+/// (the `info.json` step), render the sample resize as JPEG, decode the output and compare its size.
+pub fn check(state: &AppState, identifier: &str, longest: u32, outcome: &mut Outcome) {
+    let mut header: Option<ImageHeader> = None;
+    let mut request_path = None;
+    let result = with_image(state, identifier, |reader| {
+        let h = *reader.header();
+        header = Some(h);
+        let (size, _, _) = sample_size(h.width, h.height, longest);
+        let request = ImageRequest::parse(ApiVersion::V3, "full", &size, "0", "default.jpg")
+            .map_err(|e| request_failure(e.to_string()))?;
+        request_path = Some(request.path());
+        let plan = plan(&request, Dimensions::new(h.width, h.height), &state.limits)
+            .map_err(|e| request_failure(e.to_string()))?;
+        Ok::<_, Failure>(tessera_image::render(reader, &plan, &state.encode)?)
+    });
+    if let Some(h) = header {
+        outcome.format = Some(h.format.name().to_string());
+        outcome.width = Some(h.width);
+        outcome.height = Some(h.height);
+    }
+    outcome.request = request_path;
+    match (result, header) {
+        (Ok(bytes), Some(h)) => {
+            let (_, want_w, want_h) = sample_size(h.width, h.height, longest);
+            verify_output(outcome, bytes, (want_w, want_h));
+        }
+        (Ok(_), None) => outcome.fail("other", "rendered without a header"),
+        (Err(f), _) => outcome.fail(f.cause, f.message),
+    }
+}
+
+/// A request the planner refused (a bug in the sample size, or the configured limits).
+fn request_failure(message: String) -> Failure {
+    Failure {
+        cause: "request".into(),
+        message,
+        undecodable: false,
+    }
 }
 
 /// A short, stable category for an image error: its kind and the format that raised it.

@@ -54,36 +54,57 @@ impl Checker {
 
 /// Run the check; the exit code is non-zero when any image failed.
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let is_folder = args.source.is_dir();
-    let identifiers = if is_folder {
-        identifiers::from_folder(&args.source)?
-    } else {
-        identifiers::from_list(&args.source)?
+    let folder = args.source.as_ref().filter(|s| s.is_dir());
+    let serve_args = ServeArgs {
+        config: args.config.clone(),
+        images: args.images.clone().or_else(|| folder.cloned()),
+        ..ServeArgs::default()
     };
-    let checker = match &args.server {
-        Some(url) => Checker::Http(http::Client::new(
+    // Remote sources are read (and listed) from blocking threads of a runtime, as in the server.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let _context = runtime.enter();
+    // The server's state: to check images in this process, or to list what the rules serve.
+    let state = if args.server.is_none() || args.source.is_none() {
+        let config = Config::load(&serve_args, std::env::vars())?;
+        Some(Box::new(AppState::new(&config)?))
+    } else {
+        None
+    };
+    let identifiers = match (&args.source, folder, &state) {
+        (Some(_), Some(dir), _) => identifiers::from_folder(dir)?,
+        (Some(list), None, _) => identifiers::from_list(list)?,
+        (None, _, Some(state)) => {
+            let listing = state.sources.list_identifiers();
+            for note in &listing.notes {
+                eprintln!("note: {note}");
+            }
+            listing.identifiers
+        }
+        (None, _, None) => return Err("nothing to check".into()),
+    };
+    let checker = match (&args.server, state) {
+        (Some(url), _) => Checker::Http(http::Client::new(
             url,
             Duration::from_secs(args.timeout.max(1)),
         )),
-        None => {
-            let serve_args = ServeArgs {
-                config: args.config.clone(),
-                images: args
-                    .images
-                    .clone()
-                    .or_else(|| is_folder.then(|| args.source.clone())),
-                ..ServeArgs::default()
-            };
-            let config = Config::load(&serve_args, std::env::vars())?;
-            Checker::Local(Box::new(AppState::new(&config)?))
-        }
+        (None, Some(state)) => Checker::Local(state),
+        (None, None) => return Err("no state to check with".into()),
     };
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, identifiers.len().max(1));
     let start = Instant::now();
-    let outcomes = check_all(&checker, &identifiers, jobs, args.sample_size);
+    let outcomes = check_all(
+        &checker,
+        &identifiers,
+        jobs,
+        args.sample_size,
+        runtime.handle(),
+    );
     let elapsed = start.elapsed();
     // A closed stdout (e.g. piped into `head`) must not turn into a panic.
     let mut out = std::io::stdout().lock();
@@ -101,9 +122,15 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     })
 }
 
-/// Check every identifier on `jobs` threads; at most `jobs` images are open at any time.
+/// Check every identifier on `jobs` threads (inside `runtime`'s context); at most `jobs` images are open at any time.
 /// Outcomes come back in the order of `identifiers`.
-fn check_all(checker: &Checker, identifiers: &[String], jobs: usize, longest: u32) -> Vec<Outcome> {
+fn check_all(
+    checker: &Checker,
+    identifiers: &[String],
+    jobs: usize,
+    longest: u32,
+    runtime: &tokio::runtime::Handle,
+) -> Vec<Outcome> {
     let bar = progress::bar(identifiers.len());
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Outcome>> = vec![None; identifiers.len()];
@@ -112,11 +139,15 @@ fn check_all(checker: &Checker, identifiers: &[String], jobs: usize, longest: u3
         for _ in 0..jobs {
             let tx = tx.clone();
             let next = &next;
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(id) = identifiers.get(i) else { break };
-                if tx.send((i, checker.check(id, longest))).is_err() {
-                    break;
+            scope.spawn(move || {
+                // Remote reads block on the runtime from this thread.
+                let _context = runtime.enter();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(id) = identifiers.get(i) else { break };
+                    if tx.send((i, checker.check(id, longest))).is_err() {
+                        break;
+                    }
                 }
             });
         }

@@ -131,3 +131,17 @@ impl From<ImageError> for ApiError {
         ApiError::new(status, e.to_string())
     }
 }
+
+impl crate::open_image::OpenError for ApiError {
+    /// 500 and 501: the image is broken or uses a feature Tessera does not read.
+    fn undecodable(&self) -> bool {
+        matches!(
+            self.status,
+            StatusCode::INTERNAL_SERVER_ERROR | StatusCode::NOT_IMPLEMENTED
+        )
+    }
+
+    fn message(&self) -> &str {
+        &self.message
+    }
+}

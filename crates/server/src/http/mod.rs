@@ -8,7 +8,6 @@ mod health;
 mod iiif;
 mod negotiate;
 mod observe;
-mod open;
 
 pub use error::ApiError;
 

@@ -1,22 +1,30 @@
 //! Opening an image by identifier: the rule's candidates in order, falling back to the next when one is
-//! missing or cannot be decoded; which source answered goes to the log and the metrics.
+//! missing or cannot be decoded; which source answered goes to the log and the metrics. Shared by the
+//! image routes and `tessera check`, so both see an identifier the same way.
 
-use super::error::ApiError;
 use crate::state::AppState;
-use axum::http::StatusCode;
-use tessera_image::ImageReader;
+use tessera_image::{ImageError, ImageReader};
 use tessera_source::SourceError;
+
+/// What can go wrong while opening and using an image, for [`with_image`]: any source or image error,
+/// and whether it means the candidate could not be decoded (so the next alternate is tried).
+pub trait OpenError: From<SourceError> + From<ImageError> {
+    /// A broken or unsupported image, as opposed to a bad request or a failing origin.
+    fn undecodable(&self) -> bool;
+    /// The error in one line, for the log.
+    fn message(&self) -> &str;
+}
 
 /// Open `identifier` and run `work` on its reader, trying alternates as the rule says. Blocking: call it
 /// inside a blocking task. Missing or undecodable candidates pass to the next; origin failures
 /// (timeouts, 5xx) and request errors (4xx) are answered at once.
-pub fn with_image<T>(
+pub fn with_image<T, E: OpenError>(
     state: &AppState,
     identifier: &str,
-    mut work: impl FnMut(&mut dyn ImageReader) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    mut work: impl FnMut(&mut dyn ImageReader) -> Result<T, E>,
+) -> Result<T, E> {
     let candidates = state.sources.candidates(identifier)?;
-    let mut last: ApiError = SourceError::NotFound.into();
+    let mut last: E = SourceError::NotFound.into();
     for (alternate, candidate) in candidates.iter().enumerate() {
         let opened = match state.sources.open(candidate) {
             Ok(opened) => opened,
@@ -24,7 +32,7 @@ pub fn with_image<T>(
             Err(e) => return Err(e.into()),
         };
         let result = tessera_image::open(opened.data, &state.read_limits)
-            .map_err(ApiError::from)
+            .map_err(E::from)
             .and_then(|mut reader| work(reader.as_mut()));
         if let Some(failure) = opened.failure.take() {
             return Err(failure.into());
@@ -42,12 +50,12 @@ pub fn with_image<T>(
                 state.metrics.answered(&candidate.source, alternate);
                 return Ok(value);
             }
-            Err(e) if undecodable(&e) => {
+            Err(e) if e.undecodable() => {
                 tracing::warn!(
                     identifier,
                     source = %candidate.source,
                     key = %candidate.key,
-                    error = %e.message,
+                    error = %e.message(),
                     "cannot decode; trying the next alternate if any"
                 );
                 last = e;
@@ -56,12 +64,4 @@ pub fn with_image<T>(
         }
     }
     Err(last)
-}
-
-/// A decoding failure (broken or unsupported image), as opposed to a bad request.
-fn undecodable(e: &ApiError) -> bool {
-    matches!(
-        e.status,
-        StatusCode::INTERNAL_SERVER_ERROR | StatusCode::NOT_IMPLEMENTED
-    )
 }
