@@ -116,3 +116,22 @@ def test_other_sizes_resize_from_a_level(pyramid):
     got = _png(client.get("/iiif/3/chain.tif/full/600,/0/default.png"))
     assert got.shape == want.shape
     assert np.abs(got - want).mean() < 3.0
+
+
+def test_a_read_over_the_pixel_budget_is_a_400_and_tiles_still_work(pyramid, tmp_path):
+    """The source-pixel limit bounds what one request decodes: a full-resolution read of the whole
+    3000x2000 pyramid (6 Mpx) is refused with a clear 400, while tiles and small sizes, which come from
+    small windows or levels, are served."""
+    _, root, _ = pyramid
+    config = tmp_path / "budget.toml"
+    config.write_text("[limits]\nmax_source_pixels = 1000000\n")
+    server = Server(root, ["--config", str(config)], tmp_path / "budget.log")
+    try:
+        r = server.client.get("/iiif/3/chain.tif/full/max/0/default.jpg")
+        assert r.status == 400, r
+        assert b"request too large" in r.body and b"1000000" in r.body, r.body[:300]
+        assert server.client.get("/iiif/3/chain.tif/0,0,512,512/512,512/0/default.jpg").status == 200
+        assert server.client.get("/iiif/3/chain.tif/full/375,250/0/default.jpg").status == 200
+        assert server.client.get("/iiif/3/chain.tif/info.json").status == 200
+    finally:
+        server.stop()

@@ -15,6 +15,10 @@ pub enum ImageError {
     /// Decoding would need more pixels or memory than the configured limits allow.
     #[error("image too large: {0}")]
     TooLarge(String),
+    /// This request would decode more pixels than the per-read limit allows, though the image itself
+    /// is fine: a smaller region or size (or a pyramid level) can be served.
+    #[error("request too large: {0}")]
+    OverBudget(String),
     /// Reading the source failed.
     #[error("reading source: {0}")]
     Io(#[from] std::io::Error),

@@ -239,7 +239,7 @@ fn the_pixel_limit_applies_to_what_a_read_decodes() {
         .expect("a full-resolution tile");
     let refused = reader.read(Rect::full(2000, 1200), Dimensions::new(2000, 1200));
     assert!(
-        matches!(refused, Err(ImageError::TooLarge(_))),
+        matches!(refused, Err(ImageError::OverBudget(_))),
         "{refused:?}"
     );
 }

@@ -100,11 +100,15 @@ pub fn cause(e: &ImageError) -> String {
         ImageError::Unsupported(_) => "unsupported",
         ImageError::Corrupt(_) => "corrupt",
         ImageError::TooLarge(_) => "too large",
+        ImageError::OverBudget(_) => "over budget",
         ImageError::Io(_) => return "io".into(),
         ImageError::Encode { .. } => return "encode".into(),
     };
     let message = match e {
-        ImageError::Unsupported(m) | ImageError::Corrupt(m) | ImageError::TooLarge(m) => m,
+        ImageError::Unsupported(m)
+        | ImageError::Corrupt(m)
+        | ImageError::TooLarge(m)
+        | ImageError::OverBudget(m) => m,
         _ => return kind.into(),
     };
     match message.split_once(':') {

@@ -122,6 +122,8 @@ impl From<ImageError> for ApiError {
     fn from(e: ImageError) -> Self {
         let status = match e {
             ImageError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            // The image is fine; this request asks for more decoding than the server allows.
+            ImageError::OverBudget(_) => StatusCode::BAD_REQUEST,
             ImageError::UnknownFormat
             | ImageError::Corrupt(_)
             | ImageError::TooLarge(_)

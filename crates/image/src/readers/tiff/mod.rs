@@ -84,7 +84,7 @@ impl ImageReader for TiffReader {
         let (level, region) = super::choose_level(full, &sizes, region, target);
         let layout = self.levels.get(level).unwrap_or(&self.levels[0]);
         if region.area() > self.max_pixels {
-            return Err(ImageError::TooLarge(format!(
+            return Err(ImageError::OverBudget(format!(
                 "tiff: a read of {}x{} pixels (at the level that serves it) is more than the limit of {}",
                 region.w, region.h, self.max_pixels
             )));
