@@ -100,9 +100,15 @@ fn every_placement_finds_every_level() {
                 .read(full, Dimensions::new(target.0, target.1))
                 .expect("read");
             let what = format!("{placement:?} big={big} deflate={deflate} target {target:?}");
-            assert_eq!((raster.width, raster.height), (w, h), "{what}");
+            // The level may be shrunk further by a whole factor that keeps the target's size.
+            let k = (w / target.0).min(h / target.1).max(1);
+            assert_eq!(
+                (raster.width, raster.height),
+                (w.div_ceil(k), h.div_ceil(k)),
+                "{what}"
+            );
             assert_eq!(raster.data[2], (level * 40) as u8, "{what}");
-            if level >= 2 {
+            if level >= 2 && k == 1 {
                 assert_level_pixels(&raster, level, Rect::full(w, h));
             }
         }

@@ -92,22 +92,9 @@ pub(crate) fn decompress(
 
 /// LZW (MSB first, TIFF's early code-size switch) into a buffer of `expected` bytes.
 fn lzw(raw: &[u8], expected: usize) -> Result<Vec<u8>, ImageError> {
-    let mut out = vec![0u8; expected];
-    let mut dec = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
-    let (mut read, mut written) = (0usize, 0usize);
-    while written < expected {
-        let r = dec.decode_bytes(&raw[read..], &mut out[written..]);
-        read += r.consumed_in;
-        written += r.consumed_out;
-        match r.status {
-            Ok(weezl::LzwStatus::Ok) if r.consumed_in + r.consumed_out > 0 => {}
-            Ok(_) => break,
-            // Many writers end without an end code or with junk; keep what decoded.
-            Err(_) => break,
-        }
-    }
-    out.truncate(written);
-    Ok(out)
+    // Many writers end without an end code or with junk: keep what decoded, as libtiff does; the
+    // caller refuses a chunk that comes out shorter than it covers.
+    Ok(super::lzw::decode(raw, expected).0)
 }
 
 /// PackBits run-length decoding, stopping at `expected` bytes.
@@ -237,6 +224,29 @@ impl Write for Bounded {
 
 /// Undo horizontal differencing (predictor 2) on rows of `samples_per_row` samples of
 /// `bytes_per_sample` bytes in `endian` order.
+/// Horizontal differencing of 8-bit samples undone for one row: a running sum per channel.
+fn undo_horizontal_bytes(row: &mut [u8], spp: usize) {
+    fn run<const N: usize>(row: &mut [u8]) {
+        let mut acc = [0u8; N];
+        for px in row.chunks_exact_mut(N) {
+            for (a, v) in acc.iter_mut().zip(px.iter_mut()) {
+                *a = a.wrapping_add(*v);
+                *v = *a;
+            }
+        }
+    }
+    match spp {
+        1 => run::<1>(row),
+        3 => run::<3>(row),
+        4 => run::<4>(row),
+        _ => {
+            for i in spp..row.len() {
+                row[i] = row[i].wrapping_add(row[i - spp]);
+            }
+        }
+    }
+}
+
 pub(crate) fn undo_horizontal(
     data: &mut [u8],
     samples_per_row: usize,
@@ -250,11 +260,7 @@ pub(crate) fn undo_horizontal(
     }
     for row in data.chunks_mut(row_len) {
         match bytes_per_sample {
-            1 => {
-                for i in spp..row.len() {
-                    row[i] = row[i].wrapping_add(row[i - spp]);
-                }
-            }
+            1 => undo_horizontal_bytes(row, spp),
             2 => {
                 let get = |r: &[u8], i: usize| {
                     let b = [r[2 * i], r[2 * i + 1]];

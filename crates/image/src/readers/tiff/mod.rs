@@ -4,11 +4,13 @@
 //! PackBits, LZMA, CCITT G3/G4, JPEG and old-style JPEG) is in Tessera's hands. Only the chunks
 //! that a region touches are decoded; each is bounded in size before it is read.
 
+mod assemble;
 mod decompress;
 mod ifd;
 mod jpeg;
 mod layout;
 mod levels;
+mod lzw;
 mod passthrough;
 mod samples;
 mod xz;
@@ -90,7 +92,7 @@ impl ImageReader for TiffReader {
             )));
         }
         let icc_mode = self.icc_mode;
-        guard("tiff", || decode(source, layout, region, icc_mode))
+        guard("tiff", || decode(source, layout, region, target, icc_mode))
     }
 
     fn stored_jpeg(
@@ -133,11 +135,13 @@ struct Chunk {
     model: Photometric,
 }
 
-/// Decode the chunks that intersect `region` and assemble them into a raster.
+/// Decode the chunks that intersect `region`, a band of chunk rows at a time, and assemble them
+/// into a raster at full resolution or shrunk by a whole factor while still at least `target`.
 fn decode(
     source: &dyn RandomAccess,
     layout: &Layout,
     region: Rect,
+    target: Dimensions,
     icc_mode: IccMode,
 ) -> Result<Raster, ImageError> {
     let scale = Scale {
@@ -158,18 +162,23 @@ fn decode(
     } else {
         out_layout.channels()
     };
-    let len = (region.w as usize) * (region.h as usize) * inter_channels;
-    let mut inter = vec![0u8; len];
+    let mut assembler = assemble::Assembler::new(region, target, inter_channels);
     let (cw, ch) = if layout.ojpeg_stream.is_some() {
         (layout.width, layout.height)
     } else {
         (layout.chunk_w, layout.chunk_h)
     };
     let (rx1, ry1) = (region.x + region.w, region.y + region.h);
+    let stride = region.w as usize * inter_channels;
+    let mut band: Vec<u8> = Vec::new();
     for cy in region.y / ch..=(ry1 - 1) / ch {
+        let (y0, band_y1) = (cy * ch, (cy * ch + ch).min(ry1));
+        let band_y0 = y0.max(region.y);
+        band.clear();
+        band.resize((band_y1 - band_y0) as usize * stride, 0);
         for cx in region.x / cw..=(rx1 - 1) / cw {
             let chunk = read_chunk(source, layout, cx, cy, scale)?;
-            let (x0, y0) = (cx * cw, cy * ch);
+            let x0 = cx * cw;
             // A chunk that decodes smaller than the part of the image it covers would leave
             // made-up (black) pixels: refuse it.
             if chunk.width < cw.min(layout.width - x0) || chunk.rows < ch.min(layout.height - y0) {
@@ -177,22 +186,27 @@ fn decode(
                     "strip or tile decodes smaller than the image area it covers",
                 ));
             }
-            for y in y0.max(region.y)..(y0 + chunk.rows).min(ry1) {
-                for x in x0.max(region.x)..(x0 + chunk.width).min(rx1) {
-                    let s = (((y - y0) * chunk.width + (x - x0)) as usize) * chunk.spp;
-                    let d =
-                        (((y - region.y) * region.w + (x - region.x)) as usize) * inter_channels;
-                    let (Some(src), Some(dst)) = (
-                        chunk.data.get(s..s + chunk.spp),
-                        inter.get_mut(d..d + inter_channels),
-                    ) else {
-                        return Err(corrupt("chunk smaller than declared"));
-                    };
-                    pixel(layout, chunk.model, src, dst);
-                }
+            let (xa, xb) = (x0.max(region.x), (x0 + chunk.width).min(rx1));
+            for y in band_y0..band_y1 {
+                let s = (((y - y0) * chunk.width + (xa - x0)) as usize) * chunk.spp;
+                let d =
+                    ((y - band_y0) as usize) * stride + ((xa - region.x) as usize) * inter_channels;
+                let n = (xb - xa) as usize;
+                let (Some(src), Some(dst)) = (
+                    chunk.data.get(s..s + n * chunk.spp),
+                    band.get_mut(d..d + n * inter_channels),
+                ) else {
+                    return Err(corrupt("chunk smaller than declared"));
+                };
+                convert_row(layout, &chunk, src, dst, inter_channels);
             }
         }
+        for row in band.chunks_exact(stride) {
+            assembler.push(row);
+        }
     }
+    let (out_w, out_h) = assembler.size();
+    let mut inter = assembler.finish();
     let icc = layout.icc.as_deref();
     let data = if cmyk {
         let cmyk_px: Vec<u8> = if alpha {
@@ -215,8 +229,8 @@ fn decode(
     } else {
         inter
     };
-    let mut raster = Raster::from_data(region.w, region.h, out_layout, data)
-        .ok_or_else(|| corrupt("raster size"))?;
+    let mut raster =
+        Raster::from_data(out_w, out_h, out_layout, data).ok_or_else(|| corrupt("raster size"))?;
     if let (Some(icc), IccMode::ToSrgb, false) = (icc, icc_mode, cmyk) {
         if matches!(layout.photometric, Photometric::Rgb | Photometric::YCbCr) {
             colour::icc_to_srgb(&mut raster, icc);
@@ -282,7 +296,7 @@ fn read_chunk(
         }
         let (raw, w, h) = stored_chunk(source, layout, cx, cy, plane)?;
         let per_row = w as usize * layout.stored_spp();
-        let bytes = samples::to_8bit(layout, &raw, per_row, h as usize, scale);
+        let bytes = samples::to_8bit(layout, raw, per_row, h as usize, scale);
         if bytes.len() < per_row * h as usize {
             return Err(corrupt("short strip or tile"));
         }
@@ -434,6 +448,30 @@ fn jpeg_chunk(
         spp: px.channels,
         model,
     })
+}
+
+/// Convert a run of pixels of `chunk` to the intermediate layout: copied as they are when the
+/// stored samples already are that layout, else pixel by pixel.
+fn convert_row(layout: &Layout, chunk: &Chunk, src: &[u8], dst: &mut [u8], channels: usize) {
+    if chunk.spp == 0 || channels == 0 {
+        return;
+    }
+    let as_stored = layout.alpha.is_none()
+        && chunk.spp == channels
+        && matches!(
+            chunk.model,
+            Photometric::Rgb | Photometric::Cmyk | Photometric::BlackIsZero
+        );
+    if as_stored {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (s, d) in src
+        .chunks_exact(chunk.spp)
+        .zip(dst.chunks_exact_mut(channels))
+    {
+        pixel(layout, chunk.model, s, d);
+    }
 }
 
 /// Convert one pixel of 8-bit samples in `model` to the intermediate layout (CMYK stays CMYK).

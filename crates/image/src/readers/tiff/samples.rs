@@ -17,7 +17,7 @@ pub(crate) struct Scale {
 /// linearly onto 0–255 with clipping.
 pub(crate) fn to_8bit(
     layout: &Layout,
-    data: &[u8],
+    data: Vec<u8>,
     samples_per_row: usize,
     rows: usize,
     scale: Scale,
@@ -43,6 +43,11 @@ pub(crate) fn to_8bit(
         return out;
     }
     let n = samples_per_row * rows;
+    if bits == 8 && layout.format == SampleFormat::Unsigned {
+        let mut data = data;
+        data.truncate(n);
+        return data;
+    }
     let bytes = bits / 8;
     let word = |i: usize| -> u64 {
         let b = &data[i * bytes..(i + 1) * bytes];

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Load benchmark of Tessera against the anchor servers (IIPImage, iiif-processor), with the harness in
+# ../shared/bench: the same images, the same workloads, one server after the other in one run, repeated
+# in alternating order (A B C, C B A, ...), derivative caches off everywhere. Prints the medians and the
+# ratios as a Markdown table (also written to OUT/table.md).
+#
+# usage: scripts/bench_anchors.sh [ROUNDS] [SECONDS]       (defaults: 2 rounds of 10 s per workload)
+# environment: BENCH (harness, default ../shared/bench), OUT (default target/bench-anchors),
+#   IMAGES (default OUT/images, built by the harness's make-images.sh when missing),
+#   QUALITY (Tessera's JPEG quality, default 80: at least both anchors'), WORKLOADS, SERVERS.
+# Needs Debian's wrk, iipimage-server, nginx, libvips-tools, libopenjp2-tools and GNU time (installed
+# when missing, as root), node and npm (for iiif-processor), and a release build of Tessera (built here).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${1:-2}
+SECONDS_PER=${2:-10}
+BENCH=$(cd "${BENCH:-$ROOT/../shared/bench}" && pwd)
+OUT=${OUT:-$ROOT/target/bench-anchors}
+IMAGES=${IMAGES:-$OUT/images}
+QUALITY=${QUALITY:-80}
+WORKLOADS=${WORKLOADS:-W1 W2 W3 W4 W5 W6 W7}
+SERVERS=${SERVERS:-tessera iipimage iiif-processor}
+mkdir -p "$OUT"
+
+need=()
+for pair in wrk:wrk /usr/lib/iipimage-server/iipsrv.fcgi:iipimage-server nginx:nginx vips:libvips-tools \
+  opj_compress:libopenjp2-tools /usr/bin/time:time; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "${pair%%:*}" ] || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+fi
+[ -f "$IMAGES/pyr.tif" ] || bash "$BENCH/make-images.sh" "$IMAGES"
+if [ ! -d "$OUT/iiif-processor/node_modules" ]; then
+  rm -rf "$OUT/iiif-processor"
+  cp -r "$BENCH/anchors/iiif-processor" "$OUT/iiif-processor"
+  chmod -R u+w "$OUT/iiif-processor"
+  (cd "$OUT/iiif-processor" && npm install --no-audit --no-fund >/dev/null)
+fi
+(cd "$ROOT" && cargo build --release -q -p tessera)
+
+cat > "$OUT/tessera.toml" <<EOF
+[server]
+listen = "127.0.0.1:8300"
+[images]
+root = "$IMAGES"
+[output]
+jpeg_quality = $QUALITY
+[cache]
+# Derivative caches off: every request is rendered (image headers are still remembered).
+memory_max_bytes = 0
+memory_max_entry_bytes = 0
+EOF
+
+PIDS=""
+start() {
+  case "$1" in
+    tessera)
+      "$ROOT/target/release/tessera" serve --config "$OUT/tessera.toml" > "$OUT/tessera.log" 2>&1 &
+      PIDS=$!
+      BASE=http://127.0.0.1:8300/iiif/3 ;;
+    iipimage)
+      bash "$BENCH/anchors/iipsrv/start.sh" "$IMAGES" 8100 "$OUT/iip-run" 4 > "$OUT/iipsrv.log" 2>&1
+      PIDS=$(tr '\n' ' ' < "$OUT/iip-run/pids")
+      BASE=http://127.0.0.1:8100/iiif ;;
+    iiif-processor)
+      (cd "$OUT/iiif-processor" && exec node server.js "$IMAGES" 8200) > "$OUT/iiif-processor.log" 2>&1 &
+      PIDS=$!
+      BASE=http://127.0.0.1:8200/iiif/3 ;;
+  esac
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null "$BASE/pyr.tif/info.json" && return 0
+    curl -sf -o /dev/null "$BASE/big.jp2/info.json" && return 0
+    sleep 0.2
+  done
+  echo "bench_anchors: $1 did not start" >&2
+  return 1
+}
+stop() {
+  case "$1" in
+    iipimage) bash "$BENCH/anchors/iipsrv/start.sh" --stop "$OUT/iip-run" ;;
+    *) kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true ;;
+  esac
+  sleep 1
+}
+
+rm -rf "$OUT/runs"
+order=($SERVERS)
+for round in $(seq 1 "$ROUNDS"); do
+  for server in "${order[@]}"; do
+    echo "== round $round: $server"
+    start "$server"
+    OUTDIR="$OUT/runs/$round-$server" LABEL="$server" SERVER_PIDS="$PIDS" WORKLOADS="$WORKLOADS" \
+      bash "$BENCH/run.sh" "$BASE" "$SECONDS_PER" || true
+    stop "$server"
+  done
+  # Alternate the order: the next round runs the servers the other way round.
+  mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
+done
+
+python3 - "$OUT" "$QUALITY" "$ROUNDS" "$SECONDS_PER" <<'PY' | tee "$OUT/table.md"
+import csv, glob, os, statistics, sys
+out, quality, rounds, secs = sys.argv[1:5]
+rows = {}
+for path in glob.glob(os.path.join(out, "runs", "*", "results.tsv")):
+    for r in csv.DictReader(open(path), delimiter="\t"):
+        if r["req_s"] in ("", "n/a"):
+            continue
+        rows.setdefault((r["server"], r["wl"]), []).append(r)
+servers = ["tessera", "iipimage", "iiif-processor"]
+wls = sorted({wl for _, wl in rows})
+def med(server, wl, key):
+    vals = [float(r[key]) for r in rows.get((server, wl), [])]
+    return statistics.median(vals) if vals else None
+def cell(server, wl):
+    rps, p50, p99 = (med(server, wl, k) for k in ("req_s", "p50_ms", "p99_ms"))
+    if rps is None:
+        return "cannot serve"
+    kib = med(server, wl, "kib_resp")
+    return f"{rps:,.0f} · {p50:.1f} / {p99:.1f} · {kib:.0f} KiB"
+print(f"req/s · p50 / p99 ms · KiB per response; medians of {rounds} rounds of {secs} s, Tessera JPEG quality {quality}")
+print()
+print("| workload | " + " | ".join(servers) + " | Tessera ÷ IIPImage | Tessera ÷ iiif-processor |")
+print("|---" * (len(servers) + 3) + "|")
+for wl in wls:
+    t = med("tessera", wl, "req_s")
+    ratios = []
+    for anchor in servers[1:]:
+        a = med(anchor, wl, "req_s")
+        ratios.append(f"{t / a:.1f}×" if t and a else "–")
+    print(f"| {wl} | " + " | ".join(cell(s, wl) for s in servers) + " | " + " | ".join(ratios) + " |")
+PY
