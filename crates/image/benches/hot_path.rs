@@ -132,19 +132,27 @@ fn bench_resize_encode(c: &mut Criterion) {
 /// Regions of a big (6000x4000, 4:2:0) baseline JPEG: the reader skips what lies outside them.
 fn bench_jpeg_region(c: &mut Criterion) {
     let options = EncodeOptions::default();
-    let file =
-        encode::encode(&gradient(6000, 4000), OutputFormat::Jpg, &options).expect("encode");
+    let file = encode::encode(&gradient(6000, 4000), OutputFormat::Jpg, &options).expect("encode");
     let mut r = reader(&file);
-    c.bench_function("read: 512x512 region near the bottom right of a 6000x4000 JPEG", |b| {
-        b.iter(|| {
-            r.read(black_box(Rect::new(5000, 3000, 512, 512)), Dimensions::new(512, 512))
+    c.bench_function(
+        "read: 512x512 region near the bottom right of a 6000x4000 JPEG",
+        |b| {
+            b.iter(|| {
+                r.read(
+                    black_box(Rect::new(5000, 3000, 512, 512)),
+                    Dimensions::new(512, 512),
+                )
                 .expect("read")
-        })
-    });
+            })
+        },
+    );
     c.bench_function("read: 2048x2048 region of a 6000x4000 JPEG at 1/4", |b| {
         b.iter(|| {
-            r.read(black_box(Rect::new(3000, 1500, 2048, 2048)), Dimensions::new(512, 512))
-                .expect("read")
+            r.read(
+                black_box(Rect::new(3000, 1500, 2048, 2048)),
+                Dimensions::new(512, 512),
+            )
+            .expect("read")
         })
     });
 }
