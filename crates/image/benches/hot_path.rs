@@ -25,6 +25,7 @@ fn pyramid_file(deflate: bool, jpeg: bool) -> Vec<u8> {
         big: false,
         deflate,
         jpeg,
+        webp: false,
     };
     pyramid::write(&sizes, options, |l, x, y| {
         [
