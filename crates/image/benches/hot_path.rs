@@ -25,6 +25,7 @@ fn pyramid_file(deflate: bool, jpeg: bool) -> Vec<u8> {
         big: false,
         deflate,
         jpeg,
+        webp: false,
     };
     pyramid::write(&sizes, options, |l, x, y| {
         [
@@ -129,5 +130,39 @@ fn bench_resize_encode(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_plan, bench_read, bench_resize_encode);
+/// Regions of a big (6000x4000, 4:2:0) baseline JPEG: the reader skips what lies outside them.
+fn bench_jpeg_region(c: &mut Criterion) {
+    let options = EncodeOptions::default();
+    let file = encode::encode(&gradient(6000, 4000), OutputFormat::Jpg, &options).expect("encode");
+    let mut r = reader(&file);
+    c.bench_function(
+        "read: 512x512 region near the bottom right of a 6000x4000 JPEG",
+        |b| {
+            b.iter(|| {
+                r.read(
+                    black_box(Rect::new(5000, 3000, 512, 512)),
+                    Dimensions::new(512, 512),
+                )
+                .expect("read")
+            })
+        },
+    );
+    c.bench_function("read: 2048x2048 region of a 6000x4000 JPEG at 1/4", |b| {
+        b.iter(|| {
+            r.read(
+                black_box(Rect::new(3000, 1500, 2048, 2048)),
+                Dimensions::new(512, 512),
+            )
+            .expect("read")
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    bench_plan,
+    bench_read,
+    bench_resize_encode,
+    bench_jpeg_region
+);
 criterion_main!(benches);

@@ -28,6 +28,7 @@ fn jpeg_pyramid() -> Written {
         big: false,
         deflate: false,
         jpeg: true,
+        webp: false,
     };
     pyramid::write(&SIZES, options, paint)
 }

@@ -50,6 +50,7 @@ fn options(placement: Placement, big: bool, deflate: bool) -> Options {
         big,
         deflate,
         jpeg: false,
+        webp: false,
     }
 }
 
@@ -170,6 +171,7 @@ fn a_tile_of_a_large_pyramid_reads_little() {
             big: false,
             deflate: false,
             jpeg: false,
+            webp: false,
         },
         |l, x, y| [(x % 251) as u8, (y % 241) as u8, l as u8],
     )
@@ -248,4 +250,45 @@ fn the_pixel_limit_applies_to_what_a_read_decodes() {
         matches!(refused, Err(ImageError::OverBudget(_))),
         "{refused:?}"
     );
+}
+
+#[test]
+fn webp_compressed_tiles_are_decoded() {
+    // Lossless WebP tiles (compression 50001): every pixel comes back as written.
+    let opts = Options {
+        webp: true,
+        ..options(Placement::Chain, false, false)
+    };
+    let file = pyramid::write(&SIZES, opts, paint(&SIZES)).file;
+    let mut reader = open(Arc::new(file), &ReadLimits::default()).expect("open");
+    let raster = reader
+        .read(Rect::new(100, 200, 300, 50), Dimensions::new(300, 50))
+        .expect("read");
+    assert_level_pixels(&raster, 0, Rect::new(100, 200, 300, 50));
+    let raster = reader
+        .read(Rect::new(1792, 1024, 208, 176), Dimensions::new(104, 88))
+        .expect("read");
+    assert_level_pixels(&raster, 1, Rect::new(896, 512, 104, 88));
+    let raster = reader
+        .read(Rect::full(2000, 1200), Dimensions::new(250, 150))
+        .expect("read");
+    assert_level_pixels(&raster, 3, Rect::full(250, 150));
+}
+
+#[test]
+fn a_corrupt_webp_tile_is_an_error() {
+    let opts = Options {
+        webp: true,
+        ..options(Placement::Chain, false, false)
+    };
+    let written = pyramid::write(&SIZES, opts, paint(&SIZES));
+    let mut file = written.file;
+    let (offset, len) = written.tiles[0][0];
+    // Keep the RIFF header (so the size still parses) and garble the bitstream.
+    for b in &mut file[offset as usize + 30..(offset + len) as usize] {
+        *b = 0x5a;
+    }
+    let mut reader = open(Arc::new(file), &ReadLimits::default()).expect("open");
+    let result = reader.read(Rect::new(0, 0, 64, 64), Dimensions::new(64, 64));
+    assert!(matches!(result, Err(ImageError::Corrupt(_))), "{result:?}");
 }

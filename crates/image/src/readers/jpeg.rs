@@ -3,8 +3,7 @@
 use std::os::raw::c_int;
 use std::sync::Arc;
 
-use mozjpeg::{ColorSpace, Decompress};
-use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr, jpeg_std_error};
+use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr, jpeg_std_error, J_COLOR_SPACE};
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
@@ -126,7 +125,8 @@ fn dct_scale(region: Rect, target: Dimensions) -> u8 {
     8
 }
 
-/// Decode `region`, scaled by a DCT factor where the target allows. libjpeg errors and truncation
+/// Decode `region`, scaled by a DCT factor where the target allows, then convert it to the
+/// output layout (CMYK through the embedded profile, ICC to sRGB). libjpeg errors and truncation
 /// warnings unwind as panics and are caught by [`guard`].
 fn decode(
     data: &[u8],
@@ -136,62 +136,295 @@ fn decode(
     icc_mode: IccMode,
 ) -> Result<Raster, ImageError> {
     let meta = jpeg_meta::parse(data);
-    let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("jpeg: {e}"));
-    let mut dec = Decompress::with_err(strict_error_manager())
-        .from_mem(data)
-        .map_err(corrupt)?;
-    dec.scale(dct_scale(region, target));
-    let (started, layout, cmyk) = match dec.color_space() {
-        ColorSpace::JCS_GRAYSCALE => (dec.grayscale().map_err(corrupt)?, PixelLayout::Gray8, false),
-        ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => (
-            dec.to_colorspace(ColorSpace::JCS_CMYK).map_err(corrupt)?,
-            PixelLayout::Rgb8,
-            true,
-        ),
-        _ => (dec.rgb().map_err(corrupt)?, PixelLayout::Rgb8, false),
-    };
-    let mut started = started;
-    let (ow, oh) = (
-        u32::try_from(started.width()).map_err(|_| ImageError::Corrupt("jpeg: width".into()))?,
-        u32::try_from(started.height()).map_err(|_| ImageError::Corrupt("jpeg: height".into()))?,
-    );
-    let rect = scale_rect(region, header.width, header.height, ow, oh);
-    let in_channels = if cmyk { 4 } else { layout.channels() };
-    let mut row = vec![0u8; ow as usize * in_channels];
-    // CMYK rows are gathered as CMYK and converted at the end, through the profile if any.
-    let mut out = Raster::new(rect.w, rect.h, layout)?;
-    let out_stride = rect.w as usize * in_channels;
-    let mut cmyk_data = if cmyk {
-        vec![0u8; out_stride * rect.h as usize]
-    } else {
-        Vec::new()
-    };
-    let (x0, x1) = (
-        rect.x as usize * in_channels,
-        (rect.x + rect.w) as usize * in_channels,
-    );
-    for y in 0..rect.y + rect.h {
-        started.read_scanlines_into(&mut row).map_err(corrupt)?;
-        if y < rect.y {
-            continue;
+    let samples = decode_samples(data, header, region, target, Skip::OutsideRegion)?;
+    let mut out = Raster::new(samples.width, samples.height, samples.layout())?;
+    match samples.kind {
+        Kind::Cmyk => {
+            let mut cmyk_data = samples.data;
+            // Adobe (Photoshop) JPEGs store CMYK inverted; undo it so 0 means no ink.
+            if meta.adobe {
+                cmyk_data.iter_mut().for_each(|v| *v = 255 - *v);
+            }
+            out.data = colour::cmyk_to_srgb(&cmyk_data, meta.icc.as_deref());
         }
-        let at = (y - rect.y) as usize * out_stride;
-        let target = if cmyk { &mut cmyk_data } else { &mut out.data };
-        let (Some(src), Some(dst)) = (row.get(x0..x1), target.get_mut(at..at + out_stride)) else {
-            return Err(ImageError::Corrupt("jpeg: row outside the image".into()));
-        };
-        dst.copy_from_slice(src);
-    }
-    if cmyk {
-        // Adobe (Photoshop) JPEGs store CMYK inverted; undo it so 0 means no ink.
-        if meta.adobe {
-            cmyk_data.iter_mut().for_each(|v| *v = 255 - *v);
+        Kind::Gray | Kind::Rgb => {
+            out.data = samples.data;
+            if let (Some(icc), IccMode::ToSrgb) = (meta.icc.as_deref(), icc_mode) {
+                colour::icc_to_srgb(&mut out, icc);
+            }
         }
-        out.data = colour::cmyk_to_srgb(&cmyk_data, meta.icc.as_deref());
-    } else if let (Some(icc), IccMode::ToSrgb) = (meta.icc.as_deref(), icc_mode) {
-        colour::icc_to_srgb(&mut out, icc);
     }
     Ok(out)
+}
+
+/// What libjpeg is asked to deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// One sample per pixel.
+    Gray,
+    /// R, G, B.
+    Rgb,
+    /// C, M, Y, K as stored (Adobe files inverted).
+    Cmyk,
+}
+
+impl Kind {
+    /// Bytes per pixel.
+    fn channels(self) -> usize {
+        match self {
+            Kind::Gray => 1,
+            Kind::Rgb => 3,
+            Kind::Cmyk => 4,
+        }
+    }
+}
+
+/// Decoded samples of a region, before any colour conversion.
+struct Samples {
+    data: Vec<u8>,
+    width: u32,
+    height: u32,
+    kind: Kind,
+}
+
+impl Samples {
+    /// The raster layout these samples end up in.
+    fn layout(&self) -> PixelLayout {
+        match self.kind {
+            Kind::Gray => PixelLayout::Gray8,
+            Kind::Rgb | Kind::Cmyk => PixelLayout::Rgb8,
+        }
+    }
+}
+
+/// How much of the image libjpeg decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    /// Skip the rows above the region (`jpeg_skip_scanlines`), crop the columns to the iMCUs
+    /// around it (`jpeg_crop_scanline`) and stop after its last row.
+    OutsideRegion,
+    /// Decode every column of every row from the top to the region's last row (the reference
+    /// the tests compare with).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Nothing,
+}
+
+/// Output columns decoded beyond each side of the region when cropping, so that fancy
+/// upsampling at the region's edges sees the same neighbours as in a full decode (libjpeg
+/// treats the crop's edges as image edges). libjpeg widens the left side to an iMCU boundary.
+const CROP_CONTEXT: u32 = 16;
+
+/// Decode the samples of `region` at the smallest DCT scale that keeps it at least `target`.
+fn decode_samples(
+    data: &[u8],
+    header: &ImageHeader,
+    region: Rect,
+    target: Dimensions,
+    skip: Skip,
+) -> Result<Samples, ImageError> {
+    let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
+    let mut dec = ffi::Decoder::new(data)?;
+    let kind = match dec.jpeg_color_space() {
+        J_COLOR_SPACE::JCS_GRAYSCALE => Kind::Gray,
+        J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK => Kind::Cmyk,
+        _ => Kind::Rgb,
+    };
+    let out_space = match kind {
+        Kind::Gray => J_COLOR_SPACE::JCS_GRAYSCALE,
+        Kind::Rgb => J_COLOR_SPACE::JCS_EXT_RGB,
+        Kind::Cmyk => J_COLOR_SPACE::JCS_CMYK,
+    };
+    dec.start(dct_scale(region, target), out_space)?;
+    let (ow, oh) = dec.output_size();
+    if dec.output_components() != kind.channels() {
+        return Err(corrupt("unexpected number of output components"));
+    }
+    let rect = scale_rect(region, header.width, header.height, ow, oh);
+    if rect.w == 0 || rect.h == 0 || rect.x + rect.w > ow || rect.y + rect.h > oh {
+        return Err(corrupt("region outside the decoded image"));
+    }
+    // Columns [x0, x0 + row_width) of the output come out of each scanline.
+    let (x0, row_width) = match skip {
+        Skip::OutsideRegion => {
+            let left = rect.x.saturating_sub(CROP_CONTEXT);
+            let right = (rect.x + rect.w).saturating_add(CROP_CONTEXT).min(ow);
+            dec.crop(left, right - left)?
+        }
+        Skip::Nothing => (0, ow),
+    };
+    if x0 > rect.x || x0 + row_width < rect.x + rect.w {
+        return Err(corrupt("libjpeg cropped outside the region"));
+    }
+    match skip {
+        Skip::OutsideRegion => dec.skip_rows(rect.y)?,
+        Skip::Nothing => {
+            let mut row = vec![0u8; row_width as usize * kind.channels()];
+            for _ in 0..rect.y {
+                dec.read_row(&mut row)?;
+            }
+        }
+    }
+    let channels = kind.channels();
+    let mut row = vec![0u8; row_width as usize * channels];
+    let out_stride = rect.w as usize * channels;
+    let mut out = vec![0u8; out_stride * rect.h as usize];
+    let from = (rect.x - x0) as usize * channels;
+    for dst in out.chunks_exact_mut(out_stride) {
+        dec.read_row(&mut row)?;
+        let src = row
+            .get(from..from + out_stride)
+            .ok_or_else(|| corrupt("row outside the image"))?;
+        dst.copy_from_slice(src);
+    }
+    // Dropping the decoder aborts the decompression: nothing below the region is decoded.
+    Ok(Samples {
+        data: out,
+        width: rect.w,
+        height: rect.h,
+        kind,
+    })
+}
+
+/// A libjpeg(-turbo) decompressor over a JPEG in memory, driven directly for what the `mozjpeg`
+/// crate does not expose (cropping and skipping scanlines).
+mod ffi {
+    use std::marker::PhantomData;
+    use std::os::raw::c_ulong;
+
+    use mozjpeg_sys::{
+        jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct,
+        jpeg_destroy_decompress, jpeg_error_mgr, jpeg_mem_src, jpeg_read_header,
+        jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress, JDIMENSION, J_COLOR_SPACE,
+    };
+
+    use super::strict_error_manager;
+    use crate::ImageError;
+
+    /// The decompress object, its error manager, and the borrowed input.
+    ///
+    /// Every libjpeg call may unwind (through the strict error manager); callers run inside
+    /// `guard`, and `Drop` releases libjpeg's memory in any state.
+    pub(super) struct Decoder<'a> {
+        /// Boxed so its address stays fixed while libjpeg holds pointers into it.
+        cinfo: Box<jpeg_decompress_struct>,
+        /// Referenced by `cinfo.common.err`; boxed for a fixed address and dropped after it.
+        _err: Box<jpeg_error_mgr>,
+        /// libjpeg reads `data` through `jpeg_mem_src` until the decoder is dropped.
+        _data: PhantomData<&'a [u8]>,
+    }
+
+    impl<'a> Decoder<'a> {
+        /// Create a decompressor over `data` and read the header up to the first scan.
+        pub(super) fn new(data: &'a [u8]) -> Result<Self, ImageError> {
+            if data.is_empty() {
+                return Err(ImageError::Corrupt("jpeg: empty file".into()));
+            }
+            let len = c_ulong::try_from(data.len())
+                .map_err(|_| ImageError::Corrupt("jpeg: file too large".into()))?;
+            let mut err = Box::new(strict_error_manager());
+            // SAFETY: jpeg_decompress_struct is a plain C struct for which all-zero bytes are
+            // valid (null pointers, `None` callbacks); jpeg_create_decompress initialises it.
+            let mut cinfo: Box<jpeg_decompress_struct> = Box::new(unsafe { std::mem::zeroed() });
+            cinfo.common.err = &mut *err;
+            // SAFETY: `cinfo` is zeroed with its error manager set, as jpeg_CreateDecompress
+            // requires; both live in boxes owned by the returned Decoder.
+            unsafe { jpeg_create_decompress(&mut *cinfo) };
+            let mut dec = Self {
+                cinfo,
+                _err: err,
+                _data: PhantomData,
+            };
+            // SAFETY: `data` outlives the decoder (lifetime 'a) and is `len` bytes long; the
+            // memory source only reads it.
+            unsafe { jpeg_mem_src(&mut dec.cinfo, data.as_ptr(), len) };
+            // SAFETY: a created decompressor with a complete (non-suspending) memory source.
+            unsafe { jpeg_read_header(&mut dec.cinfo, 1) };
+            Ok(dec)
+        }
+
+        /// The colour space of the stored components, as libjpeg guessed it from the markers.
+        pub(super) fn jpeg_color_space(&self) -> J_COLOR_SPACE {
+            self.cinfo.jpeg_color_space
+        }
+
+        /// Set the DCT scale (`numerator`/8) and output colour space, and start decompressing.
+        pub(super) fn start(
+            &mut self,
+            numerator: u8,
+            out_space: J_COLOR_SPACE,
+        ) -> Result<(), ImageError> {
+            self.cinfo.scale_num = u32::from(numerator);
+            self.cinfo.scale_denom = 8;
+            self.cinfo.out_color_space = out_space;
+            // SAFETY: the header has been read (state DSTATE_READY); errors unwind.
+            let done = unsafe { jpeg_start_decompress(&mut self.cinfo) };
+            if done == 0 {
+                return Err(ImageError::Corrupt("jpeg: decompression suspended".into()));
+            }
+            Ok(())
+        }
+
+        /// Output width and height (after scaling, before cropping).
+        pub(super) fn output_size(&self) -> (u32, u32) {
+            (self.cinfo.output_width, self.cinfo.output_height)
+        }
+
+        /// Bytes per output pixel.
+        pub(super) fn output_components(&self) -> usize {
+            usize::try_from(self.cinfo.output_components).unwrap_or(0)
+        }
+
+        /// Decode only output columns `[x, x + width)` widened to iMCU boundaries; returns the
+        /// first column and the width that each scanline now holds. Before any row is read.
+        pub(super) fn crop(&mut self, x: u32, width: u32) -> Result<(u32, u32), ImageError> {
+            let (mut xoffset, mut w): (JDIMENSION, JDIMENSION) = (x, width);
+            if w == 0 || x.saturating_add(w) > self.cinfo.output_width {
+                return Err(ImageError::Corrupt("jpeg: bad crop".into()));
+            }
+            // SAFETY: decompression has started and no scanline was read (libjpeg checks and
+            // unwinds otherwise); both pointers are to live locals.
+            unsafe { jpeg_crop_scanline(&mut self.cinfo, &mut xoffset, &mut w) };
+            Ok((xoffset, w))
+        }
+
+        /// Skip `rows` output rows without colour-converting (or, where possible, decoding) them.
+        pub(super) fn skip_rows(&mut self, rows: u32) -> Result<(), ImageError> {
+            if rows == 0 {
+                return Ok(());
+            }
+            // SAFETY: decompression has started; the memory source never suspends, which
+            // jpeg_skip_scanlines requires.
+            let skipped = unsafe { jpeg_skip_scanlines(&mut self.cinfo, rows) };
+            if skipped != rows {
+                return Err(ImageError::Corrupt("jpeg: could not skip rows".into()));
+            }
+            Ok(())
+        }
+
+        /// Read the next output row into `row`, which must hold exactly one (cropped) scanline.
+        pub(super) fn read_row(&mut self, row: &mut [u8]) -> Result<(), ImageError> {
+            let needed = self.cinfo.output_width as usize * self.output_components();
+            if row.len() != needed || self.cinfo.output_scanline >= self.cinfo.output_height {
+                return Err(ImageError::Corrupt("jpeg: row outside the image".into()));
+            }
+            let mut rows = [row.as_mut_ptr()];
+            // SAFETY: `rows` holds one pointer to a buffer of one full output scanline
+            // (checked above), and we ask for one line.
+            let n = unsafe { jpeg_read_scanlines(&mut self.cinfo, rows.as_mut_ptr(), 1) };
+            if n != 1 {
+                return Err(ImageError::Corrupt("jpeg: no scanline".into()));
+            }
+            Ok(())
+        }
+    }
+
+    impl Drop for Decoder<'_> {
+        fn drop(&mut self) {
+            // SAFETY: `cinfo` was created by jpeg_create_decompress; destroying it is valid in
+            // any state (it aborts a running decompression) and happens exactly once.
+            unsafe { jpeg_destroy_decompress(&mut self.cinfo) };
+        }
+    }
 }
 
 /// A libjpeg error manager that unwinds on fatal errors and on the premature-end-of-file warning,
@@ -225,4 +458,130 @@ fn message_code(cinfo: &jpeg_common_struct) -> c_int {
     // SAFETY: libjpeg only calls the error hooks with `err` pointing at the error manager that
     // the Decompress object owns and keeps alive for its whole lifetime.
     unsafe { cinfo.err.as_ref() }.map_or(0, |e| e.msg_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A corpus file's bytes; `None` (the test is skipped) when the corpus is absent.
+    fn corpus(rel: &str) -> Option<Vec<u8>> {
+        let root = match std::env::var_os("TESSERA_CORPUS") {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+        };
+        std::fs::read(root.join(rel)).ok()
+    }
+
+    const FILES: [&str; 8] = [
+        "jpeg/baseline_rgb_1411x1411__skimage-retina.jpg",
+        "jpeg/progressive_rgb_2268x1512__libjxl-flower_q85_420_progr.jpg",
+        "jpeg/grayscale_2268x1512__libjxl-flower_q85_gray.jpg",
+        "jpeg/cmyk_adobe__pillow-pil_sample_cmyk.jpg",
+        "jpeg/arithmetic-coded__libjpeg-turbo-testimgari.jpg",
+        "jpeg/subsampling-444_non-interleaved-scans__libjxl-flower_small_q85_444_non_interleaved.jpg",
+        "jpeg/mpo-bad-header__pillow-sugarshack_bad_mpo_header.jpg",
+        "jpeg/rgb-colour-transform-none__libjxl-flower_q85_rgb.jpg",
+    ];
+
+    /// Regions as fractions of the image (x, y, w, h in 1/16ths) plus exact edge cases.
+    fn regions(w: u32, h: u32) -> Vec<Rect> {
+        let f = |v: u32, n: u32| (u64::from(v) * u64::from(n) / 16) as u32;
+        let mut out: Vec<Rect> = [
+            (0, 0, 16, 16),
+            (0, 0, 5, 3),
+            (5, 7, 6, 5),
+            (11, 13, 5, 3),
+            (3, 0, 1, 16),
+            (0, 9, 16, 1),
+        ]
+        .iter()
+        .map(|&(x, y, rw, rh)| {
+            let (x, y) = (f(w, x), f(h, y));
+            Rect::new(x, y, f(w, rw).max(1).min(w - x), f(h, rh).max(1).min(h - y))
+        })
+        .collect();
+        // Odd offsets that fall inside iMCUs, and a 1x1 pixel at the bottom-right corner.
+        out.push(Rect::new(
+            17.min(w - 1),
+            9.min(h - 1),
+            (w / 3).max(1),
+            (h / 3).max(1),
+        ));
+        out.push(Rect::new(w - 1, h - 1, 1, 1));
+        out
+    }
+
+    #[test]
+    fn skipping_outside_the_region_gives_the_same_samples_as_a_full_decode() {
+        let mut checked = 0;
+        for rel in FILES {
+            let Some(data) = corpus(rel) else { continue };
+            let (w, h) = frame_size(&data).expect("frame size");
+            let header = ImageHeader {
+                width: w,
+                height: h,
+                format: SourceFormat::Jpeg,
+            };
+            for region in regions(w, h) {
+                // Full size and each DCT scale (1/2, 1/4, 1/8).
+                for div in [1, 2, 4, 8] {
+                    let target = Dimensions::new((region.w / div).max(1), (region.h / div).max(1));
+                    let fast = decode_samples(&data, &header, region, target, Skip::OutsideRegion)
+                        .expect("region decode");
+                    let full = decode_samples(&data, &header, region, target, Skip::Nothing)
+                        .expect("full decode");
+                    assert_eq!((fast.width, fast.height), (full.width, full.height));
+                    assert_eq!(fast.kind, full.kind);
+                    let worst = fast
+                        .data
+                        .iter()
+                        .zip(&full.data)
+                        .map(|(a, b)| a.abs_diff(*b))
+                        .max()
+                        .unwrap_or(0);
+                    assert_eq!(worst, 0, "{rel} {region:?} 1/{div}: max diff {worst}");
+                    checked += 1;
+                }
+            }
+        }
+        eprintln!("{checked} region decodes compared");
+    }
+
+    #[test]
+    fn the_reference_decode_matches_the_mozjpeg_crate() {
+        use mozjpeg::{ColorSpace, Decompress};
+        for rel in FILES {
+            let Some(data) = corpus(rel) else { continue };
+            let (w, h) = frame_size(&data).expect("frame size");
+            let header = ImageHeader {
+                width: w,
+                height: h,
+                format: SourceFormat::Jpeg,
+            };
+            let ours = decode_samples(
+                &data,
+                &header,
+                Rect::full(w, h),
+                Dimensions::new(w, h),
+                Skip::Nothing,
+            )
+            .expect("decode");
+            let dec = Decompress::with_err(strict_error_manager())
+                .from_mem(&data)
+                .expect("header");
+            let mut started = match dec.color_space() {
+                ColorSpace::JCS_GRAYSCALE => dec.grayscale(),
+                ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => {
+                    dec.to_colorspace(ColorSpace::JCS_CMYK)
+                }
+                _ => dec.rgb(),
+            }
+            .expect("start");
+            let theirs: Vec<u8> = started.read_scanlines().expect("scanlines");
+            assert!(ours.data == theirs, "{rel}");
+        }
+    }
 }

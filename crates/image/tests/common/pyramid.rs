@@ -23,6 +23,8 @@ pub struct Options {
     pub deflate: bool,
     /// JPEG tiles (quality 90) instead of raw or Deflate.
     pub jpeg: bool,
+    /// Lossless WebP tiles (compression 50001, as libvips and GDAL write), instead of the others.
+    pub webp: bool,
 }
 
 /// A written pyramid.
@@ -74,6 +76,8 @@ pub fn write(
                     let (shared, own) = split_jpeg(&full);
                     tables.get_or_insert(shared);
                     raw = own;
+                } else if options.webp {
+                    raw = webp_lossless(&raw, t);
                 } else if options.deflate {
                     let mut z =
                         flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -87,10 +91,11 @@ pub fn write(
         tiles_per_level.push(tiles);
     }
     let long = if big { 16 } else { 4 };
-    let compression = match (options.jpeg, options.deflate) {
-        (true, _) => 7,
-        (false, true) => 8,
-        (false, false) => 1,
+    let compression = match (options.jpeg, options.webp, options.deflate) {
+        (true, _, _) => 7,
+        (false, true, _) => 50001,
+        (false, false, true) => 8,
+        (false, false, false) => 1,
     };
     let entries = |l: usize, subifds: &[u64]| -> Vec<Entry> {
         let (w, h) = sizes[l];
@@ -151,6 +156,22 @@ pub fn write(
 
 /// Split a complete JPEG into JPEGTables (SOI, DQT and DHT segments, EOI) and the abbreviated
 /// stream left (SOI, frame, scan, EOI; APPn segments dropped).
+/// A `t` x `t` RGB tile as a lossless WebP file (libwebp).
+fn webp_lossless(rgb: &[u8], t: u32) -> Vec<u8> {
+    let mut output: *mut u8 = std::ptr::null_mut();
+    let side = t as i32;
+    // SAFETY: `rgb` holds t * t * 3 bytes (stride t * 3); `output` is a valid out-pointer.
+    let size = unsafe {
+        libwebp_sys::WebPEncodeLosslessRGB(rgb.as_ptr(), side, side, side * 3, &mut output)
+    };
+    assert!(size > 0 && !output.is_null(), "webp encode");
+    // SAFETY: libwebp returned `size` bytes at `output`, freed right after copying.
+    let bytes = unsafe { std::slice::from_raw_parts(output, size) }.to_vec();
+    // SAFETY: `output` was allocated by libwebp and is freed once.
+    unsafe { libwebp_sys::WebPFree(output.cast()) };
+    bytes
+}
+
 fn split_jpeg(full: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let (mut shared, mut own) = (vec![0xFF, 0xD8], vec![0xFF, 0xD8]);
     let mut i = 2;

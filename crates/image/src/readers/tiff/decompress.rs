@@ -20,6 +20,8 @@ pub(crate) enum Compression {
     Deflate,
     PackBits,
     Lzma,
+    /// WebP (libtiff's code 50001, as libvips and GDAL write): each chunk is a WebP file.
+    Webp,
 }
 
 impl Compression {
@@ -35,6 +37,7 @@ impl Compression {
             8 | 32946 => Compression::Deflate,
             32773 => Compression::PackBits,
             34925 => Compression::Lzma,
+            50001 => Compression::Webp,
             2 => return Err(unsupported("CCITT modified Huffman (compression 2)")),
             other => return Err(unsupported(&format!("compression {other}"))),
         })
@@ -77,6 +80,7 @@ pub(crate) fn decompress(
         }
         Compression::PackBits => Some(packbits(raw, expected)),
         Compression::Lzma => Some(super::xz::decode(raw, expected)?),
+        Compression::Webp => Some(webp(raw, expected, width, rows)?),
         Compression::Fax3 | Compression::Fax4 => {
             Some(fax(compression, raw, width, rows, white_bit)?)
         }
@@ -95,6 +99,46 @@ fn lzw(raw: &[u8], expected: usize) -> Result<Vec<u8>, ImageError> {
     // Many writers end without an end code or with junk: keep what decoded, as libtiff does; the
     // caller refuses a chunk that comes out shorter than it covers.
     Ok(super::lzw::decode(raw, expected).0)
+}
+
+/// A WebP-compressed chunk of `width` x `rows` pixels, decoded by libwebp into `expected` bytes:
+/// RGB or RGBA, whichever `expected` holds (libtiff stores 3 or 4 samples of 8 bits).
+fn webp(raw: &[u8], expected: usize, width: u32, rows: u32) -> Result<Vec<u8>, ImageError> {
+    use libwebp_sys::{WebPDecodeRGBAInto, WebPDecodeRGBInto, WebPGetInfo};
+    let pixels = width as usize * rows as usize;
+    let channels = match expected.checked_div(pixels) {
+        Some(3) if expected == pixels * 3 => 3,
+        Some(4) if expected == pixels * 4 => 4,
+        _ => return Err(unsupported("WebP chunks other than 8-bit RGB or RGBA")),
+    };
+    let (mut w, mut h) = (0, 0);
+    // SAFETY: `raw` is a live slice of `raw.len()` bytes that libwebp only reads; `w` and `h`
+    // are valid out-pointers.
+    let ok = unsafe { WebPGetInfo(raw.as_ptr(), raw.len(), &mut w, &mut h) };
+    if ok == 0 {
+        return Err(corrupt("webp: not a WebP chunk"));
+    }
+    // libtiff encodes the full tile (or strip) size; anything else would leave pixels unset.
+    if u32::try_from(w).ok() != Some(width) || u32::try_from(h).ok() != Some(rows) {
+        return Err(corrupt(
+            "webp: chunk size differs from the tile or strip size",
+        ));
+    }
+    let stride = i32::try_from(width as usize * channels).map_err(|_| corrupt("webp: width"))?;
+    let mut out = vec![0u8; expected];
+    // SAFETY: `out` holds `expected` = rows * stride bytes, which libwebp checks against the
+    // decoded size before writing; `raw` is only read. The return is `out`'s pointer or null.
+    let written = unsafe {
+        if channels == 4 {
+            WebPDecodeRGBAInto(raw.as_ptr(), raw.len(), out.as_mut_ptr(), out.len(), stride)
+        } else {
+            WebPDecodeRGBInto(raw.as_ptr(), raw.len(), out.as_mut_ptr(), out.len(), stride)
+        }
+    };
+    if written.is_null() {
+        return Err(corrupt("webp: libwebp could not decode the chunk"));
+    }
+    Ok(out)
 }
 
 /// PackBits run-length decoding, stopping at `expected` bytes.

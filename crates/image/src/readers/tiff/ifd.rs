@@ -258,6 +258,7 @@ pub(crate) mod tag {
     pub const BITS: u16 = 258;
     pub const COMPRESSION: u16 = 259;
     pub const PHOTOMETRIC: u16 = 262;
+    pub const IMAGE_DESCRIPTION: u16 = 270;
     pub const FILL_ORDER: u16 = 266;
     pub const STRIP_OFFSETS: u16 = 273;
     pub const SAMPLES: u16 = 277;

@@ -1,6 +1,8 @@
 //! Reduced-resolution levels of a pyramidal TIFF: further directories of the main chain (as
 //! libvips and libtiff tools write them) and SubIFDs of the first directory, each accepted only
-//! when it is a smaller image of the same aspect.
+//! when it is a smaller image of the same aspect. In the main chain, a directory that is neither
+//! marked reduced (NewSubfileType bit 0) nor a plausible reduction is the next page of a
+//! multi-page file and ends the pyramid.
 
 use std::collections::HashSet;
 
@@ -32,15 +34,24 @@ pub(crate) fn find(
             .iter()
             .filter_map(|&o| u64::try_from(o).ok()),
     );
+    // Aperio (.svs) files put an unmarked, stripped thumbnail between the pyramid's levels.
+    let aperio = first
+        .bytes(tag::IMAGE_DESCRIPTION)
+        .is_some_and(|d| d.starts_with(b"Aperio"));
     let mut seen = HashSet::from([header.first]);
     let mut rest = Vec::new();
-    for start in starts {
+    for (i, start) in starts.into_iter().enumerate() {
+        let main_chain = i == 0;
         let mut at = start;
         while at != 0 && seen.len() < MAX_DIRECTORIES && seen.insert(at) {
             let Ok((ifd, following)) = Ifd::read_at(source, header, at) else {
                 break;
             };
-            rest.extend(accept(&ifd, &base));
+            match accept(&ifd, &base) {
+                Some(level) => rest.push(level),
+                None if main_chain && !aperio && is_page(&ifd) => break,
+                None => {}
+            }
             at = following;
         }
     }
@@ -51,9 +62,23 @@ pub(crate) fn find(
     levels
 }
 
-/// `ifd` as a level of `base`: strictly smaller, the same aspect within rounding, not a mask.
+/// NewSubfileType bit 0: a reduced-resolution version of another image.
+const REDUCED: i64 = 1;
+/// NewSubfileType bit 2: a transparency mask.
+const MASK: i64 = 4;
+
+/// Whether a directory that is not a level is a page of its own (which ends the pyramid) rather
+/// than a mask or a reduced image of another kind (a label or overview), which is skipped.
+fn is_page(ifd: &Ifd) -> bool {
+    ifd.int(tag::NEW_SUBFILE_TYPE).unwrap_or(0) & (REDUCED | MASK) == 0
+}
+
+/// `ifd` as a level of `base`: strictly smaller, the same aspect within rounding, not a mask;
+/// and, unless marked reduced, with the same samples and colour model (a plausible reduction
+/// rather than another page that happens to be smaller).
 fn accept(ifd: &Ifd, base: &Layout) -> Option<Layout> {
-    if ifd.int(tag::NEW_SUBFILE_TYPE).unwrap_or(0) & 4 != 0 {
+    let subfile = ifd.int(tag::NEW_SUBFILE_TYPE).unwrap_or(0);
+    if subfile & MASK != 0 {
         return None;
     }
     let mut layout = Layout::from_ifd(ifd).ok()?;
@@ -61,6 +86,10 @@ fn accept(ifd: &Ifd, base: &Layout) -> Option<Layout> {
     let (bw, bh) = (f64::from(base.width), f64::from(base.height));
     let same_aspect = (h - bh * w / bw).abs() <= 2.0 && (w - bw * h / bh).abs() <= 2.0;
     if layout.width >= base.width || layout.height >= base.height || !same_aspect {
+        return None;
+    }
+    let same_kind = layout.spp == base.spp && layout.photometric == base.photometric;
+    if subfile & REDUCED == 0 && !same_kind {
         return None;
     }
     // Levels often carry no profile of their own: they are the same image.

@@ -1,7 +1,7 @@
 //! TIFF reader: directories are parsed by hand ([`ifd`]), reduced-resolution levels found
 //! ([`levels`]), and strips or tiles of the chosen level are read raw and decompressed here, so that every colour model (gray, RGB, palette, CMYK, YCbCr, CIE Lab),
 //! depth (1–32-bit integers, signed, 32/64-bit float) and compression (none, LZW, Deflate,
-//! PackBits, LZMA, CCITT G3/G4, JPEG and old-style JPEG) is in Tessera's hands. Only the chunks
+//! PackBits, LZMA, WebP, CCITT G3/G4, JPEG and old-style JPEG) is in Tessera's hands. Only the chunks
 //! that a region touches are decoded; each is bounded in size before it is read.
 
 mod assemble;
