@@ -285,3 +285,55 @@ fn a_tile_of_a_tiled_file_reads_little_of_it() {
         assert_eq!(tile, crop(&full, rect).unwrap(), "tile at {x},{y}");
     }
 }
+
+/// `file` (a JP2 whose `colr` box holds an ICC profile) with that profile replaced by `icc`.
+fn with_icc(file: &[u8], icc: &[u8]) -> Vec<u8> {
+    let be = |at: usize| u32::from_be_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+    let jp2h = file.windows(4).position(|w| w == b"jp2h").unwrap() - 4;
+    let colr = file.windows(4).position(|w| w == b"colr").unwrap() - 4;
+    assert_eq!(file[colr + 8], 2, "colr method 2: an ICC profile");
+    let (old_len, new_len) = (be(colr), 8 + 3 + icc.len());
+    let mut out = file[..colr + 11].to_vec();
+    out.extend_from_slice(icc);
+    out.extend_from_slice(&file[colr + old_len..]);
+    out[colr..colr + 4].copy_from_slice(&(new_len as u32).to_be_bytes());
+    let jp2h_len = be(jp2h) + new_len - old_len;
+    out[jp2h..jp2h + 4].copy_from_slice(&(jp2h_len as u32).to_be_bytes());
+    out
+}
+
+#[test]
+fn an_icc_profile_in_the_colr_box_is_converted_to_srgb() {
+    use tessera_image::colour::IccMode;
+    let file = std::fs::read(corpus("jp2/jp2_rgb__exiv2-relax.jp2")).unwrap();
+    let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
+    let tagged = with_icc(&file, &adobe);
+    let read = |bytes: Vec<u8>, icc| {
+        let limits = ReadLimits {
+            icc,
+            ..ReadLimits::default()
+        };
+        read_full(open(Arc::new(bytes), &limits).unwrap().as_mut()).unwrap()
+    };
+    let plain = read(file.clone(), IccMode::Keep);
+    let kept = read(tagged.clone(), IccMode::Keep);
+    let converted = read(tagged, IccMode::ToSrgb);
+    assert_eq!(kept, plain, "Keep leaves the stored values");
+    let mad = mean_abs_diff(&converted.data, &kept.data);
+    assert!(
+        mad > 1.0,
+        "Adobe RGB to sRGB changed the pixels by only {mad}"
+    );
+    // Adobe RGB's green is more saturated than sRGB's: converted, green pixels get greener, not greyer.
+    let green_gain: i64 = kept
+        .data
+        .chunks(3)
+        .zip(converted.data.chunks(3))
+        .filter(|(k, _)| {
+            let (r, g, b) = (i32::from(k[0]), i32::from(k[1]), i32::from(k[2]));
+            g > r + 30 && g > b + 30
+        })
+        .map(|(k, c)| i64::from(c[1]) - i64::from(c[0]) - (i64::from(k[1]) - i64::from(k[0])))
+        .sum();
+    assert!(green_gain > 0, "{green_gain}");
+}
