@@ -117,9 +117,25 @@ fn broken_jpeg2000_files_fail_cleanly() {
 
 #[test]
 fn truncated_jpeg2000_never_panics_and_never_decodes() {
-    for path in [TILED, "jp2/j2k-codestream_rgb__glymur-goodstuff.j2k"] {
+    for path in [
+        TILED,
+        "jp2/j2k-codestream_rgb__glymur-goodstuff.j2k",
+        VALIDATOR_JP2,
+        "jp2/jpx_rgb_2717x3701__pillow-balloon.jpf",
+        "jp2/jp2_rgb__exiv2-relax.jp2",
+    ] {
         let file = std::fs::read(corpus(path)).unwrap();
-        for cut in [0, 12, 40, 100, 300, file.len() / 3, file.len() / 2] {
+        for cut in [
+            0,
+            12,
+            40,
+            100,
+            300,
+            file.len() / 3,
+            file.len() / 2,
+            file.len() * 9 / 10,
+            file.len() - 10,
+        ] {
             let result = open_bytes(file[..cut].to_vec()).and_then(|mut r| read_full(r.as_mut()));
             assert!(
                 matches!(
