@@ -13,6 +13,8 @@ pub enum SourceFormat {
     Tiff,
     /// WebP (lossy, lossless, first frame of animations).
     Webp,
+    /// JPEG 2000: JP2/JPX files and raw J2K codestreams.
+    Jpeg2000,
 }
 
 impl SourceFormat {
@@ -26,6 +28,9 @@ impl SourceFormat {
             [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => {
                 Some(SourceFormat::Webp)
             }
+            [0, 0, 0, 0x0C, b'j', b'P', b' ', b' ', ..] | [0xFF, 0x4F, 0xFF, 0x51, ..] => {
+                Some(SourceFormat::Jpeg2000)
+            }
             _ => None,
         }
     }
@@ -38,6 +43,7 @@ impl SourceFormat {
             SourceFormat::Gif => "gif",
             SourceFormat::Tiff => "tiff",
             SourceFormat::Webp => "webp",
+            SourceFormat::Jpeg2000 => "jpeg2000",
         }
     }
 }
@@ -62,6 +68,14 @@ mod tests {
         assert_eq!(
             SourceFormat::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
             Some(SourceFormat::Webp)
+        );
+        assert_eq!(
+            SourceFormat::sniff(b"\0\0\0\x0cjP  \r\n\x87\n"),
+            Some(SourceFormat::Jpeg2000)
+        );
+        assert_eq!(
+            SourceFormat::sniff(b"\xFF\x4F\xFF\x51\0\x2F"),
+            Some(SourceFormat::Jpeg2000)
         );
         assert_eq!(SourceFormat::sniff(b""), None);
         assert_eq!(SourceFormat::sniff(b"hello world"), None);

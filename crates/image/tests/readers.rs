@@ -96,6 +96,14 @@ fn header_formats() {
             SourceFormat::Tiff,
         ),
         ("webp/lossy__pillow-hopper.webp", SourceFormat::Webp),
+        (
+            "jp2/j2k-codestream_rgb__glymur-goodstuff.j2k",
+            SourceFormat::Jpeg2000,
+        ),
+        (
+            "jp2/jpx_rgb_2717x3701__pillow-balloon.jpf",
+            SourceFormat::Jpeg2000,
+        ),
     ] {
         assert_eq!(open_file(path).unwrap().header().format, format, "{path}");
     }

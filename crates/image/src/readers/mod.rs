@@ -2,6 +2,7 @@
 
 mod gif;
 pub(crate) mod jpeg;
+mod jpeg2000;
 pub(crate) mod jpeg_meta;
 mod level_choice;
 mod oriented;
@@ -98,11 +99,6 @@ pub fn open(
     limits: &ReadLimits,
 ) -> Result<Box<dyn ImageReader>, ImageError> {
     let prefix = source.read_range(0, 16)?;
-    if prefix.starts_with(b"\0\0\0\x0cjP  ") || prefix.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
-        return Err(ImageError::Unsupported(
-            "jpeg2000: JPEG 2000 is recognised but not read yet".into(),
-        ));
-    }
     let format = SourceFormat::sniff(&prefix).ok_or(ImageError::UnknownFormat)?;
     let reader: Box<dyn ImageReader> = match format {
         SourceFormat::Jpeg => {
@@ -118,6 +114,9 @@ pub fn open(
         SourceFormat::Gif => Box::new(gif::GifReader::open(source, limits)?),
         SourceFormat::Tiff => Box::new(tiff::TiffReader::open(source, limits)?),
         SourceFormat::Webp => Box::new(webp::WebpReader::open(source, limits)?),
+        SourceFormat::Jpeg2000 => {
+            Box::new(jpeg2000::Jpeg2000Reader::open(source, &prefix, limits)?)
+        }
     };
     Ok(reader)
 }

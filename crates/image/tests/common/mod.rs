@@ -77,7 +77,10 @@ pub fn manifest() -> Vec<Entry> {
 
 /// Whether Tessera's readers claim this manifest format.
 pub fn readable_format(format: &str) -> bool {
-    matches!(format, "PNG" | "JPEG" | "GIF" | "TIFF" | "BigTIFF" | "WebP")
+    matches!(
+        format,
+        "PNG" | "JPEG" | "GIF" | "TIFF" | "BigTIFF" | "WebP" | "JP2" | "JPX" | "J2K"
+    )
 }
 
 /// A plan with the given pieces.

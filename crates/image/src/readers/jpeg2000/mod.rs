@@ -1,0 +1,171 @@
+//! JPEG 2000 reader (JP2/JPX files and raw J2K codestreams) over OpenJPEG.
+//!
+//! The codestream is read through our own stream callbacks ([`ffi`]) by byte ranges: a read decodes
+//! only the area it needs, at the resolution level that serves it (JPEG 2000's wavelet levels are
+//! the image's reduced sizes), and in a tiled file OpenJPEG skips, or with TLM markers seeks past,
+//! the tiles the area does not touch. Each read opens a fresh decoder: OpenJPEG decodes once per
+//! header read, and a main header is small.
+
+mod ffi;
+mod pixels;
+
+use std::sync::Arc;
+
+use tessera_iiif::{Dimensions, Rect};
+use tessera_source::RandomAccess;
+
+use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits, Storage};
+use crate::colour::IccMode;
+use crate::{ImageError, Raster, SourceFormat};
+use ffi::{Container, Decoder, Geometry};
+use pixels::Window;
+
+/// Reads JPEG 2000 by resolution level and decode area.
+pub(crate) struct Jpeg2000Reader {
+    header: ImageHeader,
+    source: Arc<dyn RandomAccess>,
+    container: Container,
+    geometry: Geometry,
+    icc_mode: IccMode,
+    /// Most pixels one read may decode (`ReadLimits::max_pixels`).
+    max_pixels: u64,
+}
+
+impl Jpeg2000Reader {
+    /// Read the main header (and the JP2 boxes before the codestream); no pixels are decoded. An
+    /// image with several tiles or resolution levels is read a window at a time, so the pixel limit
+    /// then applies to what each read decodes rather than to the full size.
+    pub(crate) fn open(
+        source: Arc<dyn RandomAccess>,
+        prefix: &[u8],
+        limits: &ReadLimits,
+    ) -> Result<Self, ImageError> {
+        let container = if prefix.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
+            Container::J2k
+        } else {
+            Container::Jp2
+        };
+        let geometry = guard("jpeg2000", || {
+            Decoder::open(source.clone(), container)?.geometry()
+        })?;
+        let g = geometry;
+        if g.x1 <= g.x0 || g.y1 <= g.y0 {
+            return Err(ImageError::Corrupt(format!(
+                "jpeg2000: image area {}..{} x {}..{} is empty",
+                g.x0, g.x1, g.y0, g.y1
+            )));
+        }
+        let windowed = u64::from(g.tiles_across) * u64::from(g.tiles_down) > 1 || g.resolutions > 1;
+        let open_limits = ReadLimits {
+            max_pixels: if windowed {
+                u64::MAX
+            } else {
+                limits.max_pixels
+            },
+            ..*limits
+        };
+        let header = checked_header(
+            g.x1 - g.x0,
+            g.y1 - g.y0,
+            SourceFormat::Jpeg2000,
+            &open_limits,
+        )?;
+        Ok(Self {
+            header,
+            source,
+            container,
+            geometry,
+            icc_mode: limits.icc,
+            max_pixels: limits.max_pixels,
+        })
+    }
+
+    /// The image origin on the grid of resolution level `r` (`r` levels discarded).
+    fn level_origin(&self, r: u32) -> (u64, u64) {
+        let g = &self.geometry;
+        (
+            ceil_shift(u64::from(g.x0), r),
+            ceil_shift(u64::from(g.y0), r),
+        )
+    }
+}
+
+/// `ceil(v / 2^r)`.
+fn ceil_shift(v: u64, r: u32) -> u64 {
+    if r >= 63 {
+        u64::from(v > 0)
+    } else {
+        v.div_ceil(1 << r)
+    }
+}
+
+impl ImageReader for Jpeg2000Reader {
+    fn header(&self) -> &ImageHeader {
+        &self.header
+    }
+
+    fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
+        let full = Dimensions::new(self.header.width, self.header.height);
+        let sizes = self.storage().levels;
+        let (level, rect) = super::choose_level(full, &sizes, region, target);
+        if rect.area() > self.max_pixels {
+            return Err(ImageError::TooLarge(format!(
+                "jpeg2000: a read of {}x{} pixels (at the level that serves it) is more than the limit of {}",
+                rect.w, rect.h, self.max_pixels
+            )));
+        }
+        let reduce = level as u32;
+        let (lx, ly) = self.level_origin(reduce);
+        let window = Window {
+            x: lx + u64::from(rect.x),
+            y: ly + u64::from(rect.y),
+            w: rect.w,
+            h: rect.h,
+        };
+        // The window on the reference grid: its level coordinates times 2^reduce, which OpenJPEG
+        // maps back to exactly the window (it rounds level edges up), the end clipped to the image.
+        let g = self.geometry;
+        let grid = |v: u64, end: u32| {
+            v.checked_mul(1 << reduce)
+                .and_then(|v| u32::try_from(v).ok())
+                .map_or(end, |v| v.min(end))
+        };
+        let area = (
+            grid(window.x, g.x1).max(g.x0),
+            grid(window.y, g.y1).max(g.y0),
+            grid(window.x + u64::from(window.w), g.x1),
+            grid(window.y + u64::from(window.h), g.y1),
+        );
+        let (source, container, icc_mode) = (self.source.clone(), self.container, self.icc_mode);
+        guard("jpeg2000", || {
+            let decoded = Decoder::open(source, container)?.decode(reduce, area)?;
+            let comps = decoded.components()?;
+            pixels::to_raster(
+                &comps,
+                decoded.colour_space(),
+                decoded.icc(),
+                icc_mode,
+                window,
+            )
+        })
+    }
+
+    fn storage(&self) -> Storage {
+        let g = &self.geometry;
+        let tiled = u64::from(g.tiles_across) * u64::from(g.tiles_down) > 1;
+        let mut levels = Vec::new();
+        for r in 1..g.resolutions.min(32) {
+            let (lx, ly) = self.level_origin(r);
+            let w = ceil_shift(u64::from(g.x1), r) - lx;
+            let h = ceil_shift(u64::from(g.y1), r) - ly;
+            if w == 0 || h == 0 {
+                break;
+            }
+            levels.push(Dimensions::new(w as u32, h as u32));
+        }
+        Storage {
+            tile: tiled.then(|| Dimensions::new(g.tile_w, g.tile_h)),
+            levels,
+        }
+    }
+}
