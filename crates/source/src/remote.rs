@@ -81,6 +81,20 @@ impl RemoteSource {
         })
     }
 
+    /// The version of `key` when it is known and fresh (checked within `revalidate_after`), without
+    /// asking the origin; `None` when only the origin can say.
+    pub(crate) fn known_version(&self, key: &str) -> Option<ObjectVersion> {
+        let path = Path::parse(format!("{}{key}", self.prefix)).ok()?;
+        let known = self.lock_known();
+        let (v, checked) = known.get(&path)?;
+        (checked.elapsed() < self.settings.revalidate_after).then(|| ObjectVersion {
+            object: key.to_string(),
+            modified_ns: v.modified_ns,
+            size: v.size,
+            tag: v.tag.clone(),
+        })
+    }
+
     /// Open `key` for random access. Must run on a blocking thread of a tokio runtime.
     pub(crate) fn open(
         self: &Arc<Self>,

@@ -162,6 +162,16 @@ impl Sources {
         names.join(", ")
     }
 
+    /// The version of `candidate` when it can be had at once: a local file's (one `stat`), or a remote
+    /// object's while its last check is fresh. `None` when the origin must be asked ([`Sources::version`]).
+    pub fn version_now(&self, candidate: &Candidate) -> Option<Result<ObjectVersion, SourceError>> {
+        match self.sources.get(&candidate.source) {
+            None => Some(Err(SourceError::NotFound)),
+            Some(Source::Folder(_)) => Some(self.version(candidate)),
+            Some(Source::Remote(remote)) => remote.known_version(&candidate.key).map(Ok),
+        }
+    }
+
     /// The current version of `candidate`. Blocking, like [`Sources::open`].
     pub fn version(&self, candidate: &Candidate) -> Result<ObjectVersion, SourceError> {
         match self.sources.get(&candidate.source) {

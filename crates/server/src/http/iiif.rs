@@ -7,7 +7,7 @@ use super::negotiate::info_content_type;
 use super::observe::Outcome;
 use crate::cache::{hash_hex, CacheKey, Entry, SourceVersion};
 use crate::coalesce::Role;
-use crate::locate::locate;
+use crate::locate::{locate, locate_now};
 use crate::open_image::with_image;
 use crate::state::AppState;
 use axum::extract::State;
@@ -67,8 +67,13 @@ struct Source {
 
 impl Source {
     async fn resolve(state: &Arc<AppState>, identifier: &str) -> Result<Self, ApiError> {
-        let (st, id) = (Arc::clone(state), identifier.to_string());
-        let (group, version) = blocking(move || Ok(locate(&st.sources, &id)?)).await?;
+        let (group, version) = match locate_now(&state.sources, identifier) {
+            Some(found) => found?,
+            None => {
+                let (st, id) = (Arc::clone(state), identifier.to_string());
+                blocking(move || Ok(locate(&st.sources, &id)?)).await?
+            }
+        };
         Ok(Self {
             identifier: identifier.to_string(),
             version,
