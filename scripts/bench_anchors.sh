@@ -7,7 +7,9 @@
 # usage: scripts/bench_anchors.sh [ROUNDS] [SECONDS]       (defaults: 2 rounds of 10 s per workload)
 # environment: BENCH (harness, default ../shared/bench), OUT (default target/bench-anchors),
 #   IMAGES (default OUT/images, built by the harness's make-images.sh when missing),
-#   QUALITY (Tessera's JPEG quality, default 80: at least both anchors'), WORKLOADS, SERVERS.
+#   QUALITY (Tessera's JPEG quality, default 80: at least both anchors'), WORKLOADS, SERVERS,
+#   BUST (passed to run.sh: N>0 makes W3/W4/W5 cycle N equivalent URLs, so that Tessera's stampede
+#   protection, which lets identical concurrent requests share one render, does not count).
 # Needs Debian's wrk, iipimage-server, nginx, libvips-tools, libopenjp2-tools and GNU time (installed
 # when missing, as root), node and npm (for iiif-processor), and a release build of Tessera (built here).
 set -euo pipefail
@@ -91,7 +93,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for server in "${order[@]}"; do
     echo "== round $round: $server"
     start "$server"
-    OUTDIR="$OUT/runs/$round-$server" LABEL="$server" SERVER_PIDS="$PIDS" WORKLOADS="$WORKLOADS" \
+    OUTDIR="$OUT/runs/$round-$server" LABEL="$server" SERVER_PIDS="$PIDS" WORKLOADS="$WORKLOADS" BUST="${BUST:-0}" \
       bash "$BENCH/run.sh" "$BASE" "$SECONDS_PER" || true
     stop "$server"
   done
@@ -118,8 +120,10 @@ def cell(server, wl):
     if rps is None:
         return "cannot serve"
     kib = med(server, wl, "kib_resp")
-    return f"{rps:,.0f} · {p50:.1f} / {p99:.1f} · {kib:.0f} KiB"
-print(f"req/s · p50 / p99 ms · KiB per response; medians of {rounds} rounds of {secs} s, Tessera JPEG quality {quality}")
+    rate = f"{rps:,.0f}" if rps >= 100 else f"{rps:.3g}"
+    return f"{rate} · {p50:.1f} / {p99:.1f} · {kib:.0f} KiB"
+bust = os.environ.get("BUST", "0")
+print(f"req/s · p50 / p99 ms · KiB per response; medians of {rounds} rounds of {secs} s, Tessera JPEG quality {quality}, BUST={bust}")
 print()
 print("| workload | " + " | ".join(servers) + " | Tessera ÷ IIPImage | Tessera ÷ iiif-processor |")
 print("|---" * (len(servers) + 3) + "|")

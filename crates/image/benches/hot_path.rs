@@ -26,6 +26,7 @@ fn pyramid_file(deflate: bool, jpeg: bool) -> Vec<u8> {
         deflate,
         jpeg,
         webp: false,
+        rgb_jpeg: false,
     };
     pyramid::write(&sizes, options, |l, x, y| {
         [

@@ -261,7 +261,7 @@ fn the_pixel_limit_applies_to_what_a_read_decodes() {
         .expect("a full-resolution tile");
     let refused = reader.read(Rect::full(1000, 1000), Dimensions::new(1000, 1000));
     assert!(
-        matches!(refused, Err(ImageError::TooLarge(_))),
+        matches!(refused, Err(ImageError::OverBudget(_))),
         "{refused:?}"
     );
 }

@@ -22,6 +22,11 @@ fn paint(l: usize, x: u32, y: u32) -> [u8; 3] {
 }
 
 fn jpeg_pyramid() -> Written {
+    written(false)
+}
+
+/// `rgb`: tiles coded as R, G, B with Photometric RGB (libvips' and libtiff's JPEG-in-TIFF).
+fn written(rgb: bool) -> Written {
     let options = Options {
         tile: 256,
         placement: Placement::SubIfds,
@@ -29,6 +34,7 @@ fn jpeg_pyramid() -> Written {
         deflate: false,
         jpeg: true,
         webp: false,
+        rgb_jpeg: rgb,
     };
     pyramid::write(&SIZES, options, paint)
 }
@@ -104,6 +110,35 @@ fn a_whole_stored_tile_is_sent_as_stored() {
         assert_eq!(body.windows(2).filter(|w| w == &[0xFF, 0xD8]).count(), 1);
         assert_jpeg_shows(&body, level, at);
     }
+}
+
+#[test]
+fn rgb_coded_tiles_are_sent_as_stored_and_show_as_decoded() {
+    let written = written(true);
+    let mut reader = reader(&written);
+    let plan = plan(
+        Rect::new(512, 0, 512, 512),
+        (256, 256),
+        false,
+        0.0,
+        Quality::Default,
+        OutputFormat::Jpg,
+    );
+    let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+    assert_eq!(body, expected(&written, 1, 1));
+    // No marker says "YCbCr": libjpeg (as in browsers) takes the R, G, B components as they are.
+    assert!(!body.windows(4).any(|w| w == [0xFF, 0xE0, 0, 16]));
+    assert_jpeg_shows(&body, 1, Rect::new(256, 0, 256, 256));
+    // The decoded path (a region that is not one whole tile) shows the same colours.
+    let decoded = reader
+        .read(Rect::new(0, 0, 256, 256), Dimensions::new(256, 256))
+        .expect("read");
+    let want = paint(0, 10, 10);
+    let got = &decoded.data[(10 * 256 + 10) * 3..(10 * 256 + 10) * 3 + 3];
+    assert!(
+        got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 8),
+        "{got:?} vs {want:?}"
+    );
 }
 
 #[test]

@@ -51,6 +51,7 @@ fn options(placement: Placement, big: bool, deflate: bool) -> Options {
         deflate,
         jpeg: false,
         webp: false,
+        rgb_jpeg: false,
     }
 }
 
@@ -172,6 +173,7 @@ fn a_tile_of_a_large_pyramid_reads_little() {
             deflate: false,
             jpeg: false,
             webp: false,
+            rgb_jpeg: false,
         },
         |l, x, y| [(x % 251) as u8, (y % 241) as u8, l as u8],
     )
@@ -257,6 +259,7 @@ fn webp_compressed_tiles_are_decoded() {
     // Lossless WebP tiles (compression 50001): every pixel comes back as written.
     let opts = Options {
         webp: true,
+        rgb_jpeg: false,
         ..options(Placement::Chain, false, false)
     };
     let file = pyramid::write(&SIZES, opts, paint(&SIZES)).file;
@@ -279,6 +282,7 @@ fn webp_compressed_tiles_are_decoded() {
 fn a_corrupt_webp_tile_is_an_error() {
     let opts = Options {
         webp: true,
+        rgb_jpeg: false,
         ..options(Placement::Chain, false, false)
     };
     let written = pyramid::write(&SIZES, opts, paint(&SIZES));

@@ -251,6 +251,8 @@ pub struct CacheConfig {
     pub memory_max_entry_bytes: u64,
     /// Image headers (sizes) kept in memory.
     pub info_entries: usize,
+    /// Image readers kept open between requests (headers and tile indexes parsed); 0 = none.
+    pub open_readers: usize,
 }
 
 impl Default for CacheConfig {
@@ -262,6 +264,7 @@ impl Default for CacheConfig {
             memory_max_bytes: 64 * 1024 * 1024,
             memory_max_entry_bytes: 256 * 1024,
             info_entries: 10_000,
+            open_readers: 64,
         }
     }
 }

@@ -11,5 +11,6 @@ pub mod locate;
 pub mod metrics;
 pub mod open_image;
 pub mod purge;
+pub mod reader_pool;
 pub mod serve;
 pub mod state;

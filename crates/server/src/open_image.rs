@@ -2,6 +2,7 @@
 //! missing or cannot be decoded; which source answered goes to the log and the metrics. Shared by the
 //! image routes and `tessera check`, so both see an identifier the same way.
 
+use crate::reader_pool::Pooled;
 use crate::state::AppState;
 use tessera_image::{ImageError, ImageReader};
 use tessera_source::SourceError;
@@ -26,23 +27,46 @@ pub fn with_image<T, E: OpenError>(
     let candidates = state.sources.candidates(identifier)?;
     let mut last: E = SourceError::NotFound.into();
     for (alternate, candidate) in candidates.iter().enumerate() {
-        let opened = match state.sources.open(candidate) {
-            Ok(opened) => opened,
-            Err(SourceError::NotFound) | Err(SourceError::Ambiguous(_)) => continue,
-            Err(e) => return Err(e.into()),
+        // A reader kept open for this very version of the object, else the object opened anew.
+        let tag = match state.sources.version_now(candidate) {
+            Some(Ok(v)) => Some(v.tag),
+            _ => None,
         };
-        let result = tessera_image::open(opened.data, &state.read_limits)
-            .map_err(E::from)
-            .and_then(|mut reader| work(reader.as_mut()));
-        if let Some(failure) = opened.failure.take() {
+        let (opened, failure, kind) = match tag.as_deref().and_then(|t| state.readers.take(t)) {
+            Some(pooled) => (Ok(pooled.reader), pooled.failure, pooled.kind),
+            None => {
+                let opened = match state.sources.open(candidate) {
+                    Ok(opened) => opened,
+                    Err(SourceError::NotFound) | Err(SourceError::Ambiguous(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let reader = tessera_image::open(opened.data, &state.read_limits);
+                (reader.map_err(E::from), opened.failure, opened.kind)
+            }
+        };
+        let result = opened.and_then(|mut reader| {
+            let value = work(reader.as_mut())?;
+            Ok((value, reader))
+        });
+        if let Some(failure) = failure.take() {
             return Err(failure.into());
         }
         match result {
-            Ok(value) => {
+            Ok((value, reader)) => {
+                if let Some(tag) = tag {
+                    state.readers.give(
+                        tag,
+                        Pooled {
+                            reader,
+                            failure,
+                            kind,
+                        },
+                    );
+                }
                 tracing::info!(
                     identifier,
                     source = %candidate.source,
-                    kind = %opened.kind,
+                    kind = %kind,
                     key = %candidate.key,
                     alternate,
                     "image answered"

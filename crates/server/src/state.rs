@@ -6,6 +6,7 @@ use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::http::ApiError;
 use crate::metrics::Metrics;
+use crate::reader_pool::ReaderPool;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub caches: Caches,
     /// Identical image renders in flight.
     pub renders: Coalescer<String, Result<Arc<Entry>, ApiError>>,
+    /// Open readers kept between requests.
+    pub readers: ReaderPool,
     /// Identical header reads (size and storage) in flight.
     pub headers: Coalescer<String, Result<(Dimensions, Storage), ApiError>>,
     /// The render gate.
@@ -126,6 +129,7 @@ impl AppState {
             caches,
             renders: Coalescer::default(),
             headers: Coalescer::default(),
+            readers: ReaderPool::new(config.cache.open_readers, 4),
             admission: Admission::new(
                 slots,
                 config.limits.max_pixels_in_flight,

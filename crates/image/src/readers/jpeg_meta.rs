@@ -12,6 +12,10 @@ pub(crate) struct JpegMeta {
     pub adobe: bool,
     /// The frame header (SOFn): width, height and number of components.
     pub frame: Option<(u16, u16, u8)>,
+    /// A JFIF APP0 segment is present (three components are then YCbCr, whatever their ids).
+    pub jfif: bool,
+    /// Three components whose ids are 'R', 'G', 'B': decoders take them as RGB without a transform.
+    pub rgb_ids: bool,
 }
 
 /// Walk the segments of `data` up to the first scan.
@@ -45,10 +49,14 @@ pub(crate) fn parse(data: &[u8]) -> JpegMeta {
                 icc_parts.push((body[12], &body[14..]));
             }
             0xEE if body.starts_with(b"Adobe") => meta.adobe = true,
+            0xE0 if body.starts_with(b"JFIF\0") => meta.jfif = true,
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && body.len() >= 6 => {
                 let h = u16::from_be_bytes([body[1], body[2]]);
                 let w = u16::from_be_bytes([body[3], body[4]]);
                 meta.frame = Some((w, h, body[5]));
+                let id = |k: usize| body.get(6 + 3 * k).copied();
+                meta.rgb_ids =
+                    body[5] == 3 && (id(0), id(1), id(2)) == (Some(b'R'), Some(b'G'), Some(b'B'));
             }
             _ => {}
         }

@@ -25,6 +25,9 @@ pub struct Options {
     pub jpeg: bool,
     /// Lossless WebP tiles (compression 50001, as libvips and GDAL write), instead of the others.
     pub webp: bool,
+    /// With `jpeg`: tiles coded as RGB (components named R, G, B, no colour transform, no APP
+    /// markers) with Photometric RGB, as libvips and libtiff write them, instead of YCbCr.
+    pub rgb_jpeg: bool,
 }
 
 /// A written pyramid.
@@ -70,9 +73,13 @@ pub fn write(
                 }
                 if options.jpeg {
                     let mut full = Vec::new();
-                    jpeg_encoder::Encoder::new(&mut full, 90)
-                        .encode(&raw, t as u16, t as u16, jpeg_encoder::ColorType::Rgb)
-                        .expect("jpeg");
+                    if options.rgb_jpeg {
+                        full = rgb_coded_jpeg(&raw, t);
+                    } else {
+                        jpeg_encoder::Encoder::new(&mut full, 90)
+                            .encode(&raw, t as u16, t as u16, jpeg_encoder::ColorType::Rgb)
+                            .expect("jpeg");
+                    }
                     let (shared, own) = split_jpeg(&full);
                     tables.get_or_insert(shared);
                     raw = own;
@@ -106,7 +113,15 @@ pub fn write(
             Entry(257, 4, vec![u64::from(h)]),
             Entry(258, 3, vec![8, 8, 8]),
             Entry(259, 3, vec![compression]),
-            Entry(262, 3, vec![if options.jpeg { 6 } else { 2 }]),
+            Entry(
+                262,
+                3,
+                vec![if options.jpeg && !options.rgb_jpeg {
+                    6
+                } else {
+                    2
+                }],
+            ),
             Entry(277, 3, vec![3]),
             Entry(284, 3, vec![1]),
             Entry(322, 4, vec![u64::from(t)]),
@@ -170,6 +185,20 @@ fn webp_lossless(rgb: &[u8], t: u32) -> Vec<u8> {
     // SAFETY: `output` was allocated by libwebp and is freed once.
     unsafe { libwebp_sys::WebPFree(output.cast()) };
     bytes
+}
+
+/// A JPEG of `raw` (RGB, `t` x `t`) whose components are R, G and B as stored (libjpeg's JCS_RGB);
+/// `split_jpeg` drops the Adobe marker libjpeg adds, as libtiff's abbreviated tiles have none.
+fn rgb_coded_jpeg(raw: &[u8], t: u32) -> Vec<u8> {
+    let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+    // Baseline, as libtiff writes tiles (mozjpeg's own defaults are progressive).
+    c.set_fastest_defaults();
+    c.set_color_space(mozjpeg::ColorSpace::JCS_RGB);
+    c.set_size(t as usize, t as usize);
+    c.set_quality(90.0);
+    let mut started = c.start_compress(Vec::new()).expect("start");
+    started.write_scanlines(raw).expect("scanlines");
+    started.finish().expect("finish")
 }
 
 fn split_jpeg(full: &[u8]) -> (Vec<u8>, Vec<u8>) {

@@ -109,7 +109,7 @@ impl ImageReader for Jpeg2000Reader {
         let sizes = self.storage().levels;
         let (level, rect) = super::choose_level(full, &sizes, region, target);
         if rect.area() > self.max_pixels {
-            return Err(ImageError::TooLarge(format!(
+            return Err(ImageError::OverBudget(format!(
                 "jpeg2000: a read of {}x{} pixels (at the level that serves it) is more than the limit of {}",
                 rect.w, rect.h, self.max_pixels
             )));

@@ -31,10 +31,14 @@ pub(crate) fn stored_tile(
     let Some(layout) = levels.get(level) else {
         return Ok(None);
     };
-    let plain = matches!(
-        (layout.photometric, layout.spp),
-        (Photometric::YCbCr, 3) | (Photometric::BlackIsZero, 1)
-    );
+    // RGB tiles (libvips and libtiff write them with components named R, G, B and no transform)
+    // pass when every decoder takes them as RGB: checked on the stream below.
+    let rgb = matches!((layout.photometric, layout.spp), (Photometric::Rgb, 3));
+    let plain = rgb
+        || matches!(
+            (layout.photometric, layout.spp),
+            (Photometric::YCbCr, 3) | (Photometric::BlackIsZero, 1)
+        );
     let converts = layout.icc.is_some() && icc_mode == IccMode::ToSrgb;
     if !layout.tiled
         || layout.compression != Compression::Jpeg
@@ -61,7 +65,8 @@ pub(crate) fn stored_tile(
         u32::from(w) == size.width && u32::from(h) == size.height && usize::from(c) == layout.spp
     });
     let ends = stream.starts_with(&[0xFF, 0xD8]) && stream.ends_with(&[0xFF, 0xD9]);
-    if !frame_fits || !ends || meta.adobe || meta.icc.is_some() {
+    let rgb_as_stored = !rgb || (meta.rgb_ids && !meta.jfif);
+    if !frame_fits || !ends || meta.adobe || meta.icc.is_some() || !rgb_as_stored {
         return Ok(None);
     }
     Ok(Some(stream))

@@ -1,0 +1,140 @@
+//! A libjpeg(-turbo) decompressor over a JPEG in memory, driven directly for what the `mozjpeg`
+//! crate does not expose (cropping and skipping scanlines).
+
+use std::marker::PhantomData;
+use std::os::raw::c_ulong;
+
+use mozjpeg_sys::{
+    jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct, jpeg_destroy_decompress,
+    jpeg_error_mgr, jpeg_mem_src, jpeg_read_header, jpeg_read_scanlines, jpeg_skip_scanlines,
+    jpeg_start_decompress, JDIMENSION, J_COLOR_SPACE,
+};
+
+use super::errors::strict_error_manager;
+use crate::ImageError;
+
+/// The decompress object, its error manager, and the borrowed input.
+///
+/// Every libjpeg call may unwind (through the strict error manager); callers run inside
+/// `guard`, and `Drop` releases libjpeg's memory in any state.
+pub(super) struct Decoder<'a> {
+    /// Boxed so its address stays fixed while libjpeg holds pointers into it.
+    cinfo: Box<jpeg_decompress_struct>,
+    /// Referenced by `cinfo.common.err`; boxed for a fixed address and dropped after it.
+    _err: Box<jpeg_error_mgr>,
+    /// libjpeg reads `data` through `jpeg_mem_src` until the decoder is dropped.
+    _data: PhantomData<&'a [u8]>,
+}
+
+impl<'a> Decoder<'a> {
+    /// Create a decompressor over `data` and read the header up to the first scan.
+    pub(super) fn new(data: &'a [u8]) -> Result<Self, ImageError> {
+        if data.is_empty() {
+            return Err(ImageError::Corrupt("jpeg: empty file".into()));
+        }
+        let len = c_ulong::try_from(data.len())
+            .map_err(|_| ImageError::Corrupt("jpeg: file too large".into()))?;
+        let mut err = Box::new(strict_error_manager());
+        // SAFETY: jpeg_decompress_struct is a plain C struct for which all-zero bytes are
+        // valid (null pointers, `None` callbacks); jpeg_create_decompress initialises it.
+        let mut cinfo: Box<jpeg_decompress_struct> = Box::new(unsafe { std::mem::zeroed() });
+        cinfo.common.err = &mut *err;
+        // SAFETY: `cinfo` is zeroed with its error manager set, as jpeg_CreateDecompress
+        // requires; both live in boxes owned by the returned Decoder.
+        unsafe { jpeg_create_decompress(&mut *cinfo) };
+        let mut dec = Self {
+            cinfo,
+            _err: err,
+            _data: PhantomData,
+        };
+        // SAFETY: `data` outlives the decoder (lifetime 'a) and is `len` bytes long; the
+        // memory source only reads it.
+        unsafe { jpeg_mem_src(&mut dec.cinfo, data.as_ptr(), len) };
+        // SAFETY: a created decompressor with a complete (non-suspending) memory source.
+        unsafe { jpeg_read_header(&mut dec.cinfo, 1) };
+        Ok(dec)
+    }
+
+    /// The colour space of the stored components, as libjpeg guessed it from the markers.
+    pub(super) fn jpeg_color_space(&self) -> J_COLOR_SPACE {
+        self.cinfo.jpeg_color_space
+    }
+
+    /// Set the DCT scale (`numerator`/8) and output colour space, and start decompressing.
+    pub(super) fn start(
+        &mut self,
+        numerator: u8,
+        out_space: J_COLOR_SPACE,
+    ) -> Result<(), ImageError> {
+        self.cinfo.scale_num = u32::from(numerator);
+        self.cinfo.scale_denom = 8;
+        self.cinfo.out_color_space = out_space;
+        // SAFETY: the header has been read (state DSTATE_READY); errors unwind.
+        let done = unsafe { jpeg_start_decompress(&mut self.cinfo) };
+        if done == 0 {
+            return Err(ImageError::Corrupt("jpeg: decompression suspended".into()));
+        }
+        Ok(())
+    }
+
+    /// Output width and height (after scaling, before cropping).
+    pub(super) fn output_size(&self) -> (u32, u32) {
+        (self.cinfo.output_width, self.cinfo.output_height)
+    }
+
+    /// Bytes per output pixel.
+    pub(super) fn output_components(&self) -> usize {
+        usize::try_from(self.cinfo.output_components).unwrap_or(0)
+    }
+
+    /// Decode only output columns `[x, x + width)` widened to iMCU boundaries; returns the
+    /// first column and the width that each scanline now holds. Before any row is read.
+    pub(super) fn crop(&mut self, x: u32, width: u32) -> Result<(u32, u32), ImageError> {
+        let (mut xoffset, mut w): (JDIMENSION, JDIMENSION) = (x, width);
+        if w == 0 || x.saturating_add(w) > self.cinfo.output_width {
+            return Err(ImageError::Corrupt("jpeg: bad crop".into()));
+        }
+        // SAFETY: decompression has started and no scanline was read (libjpeg checks and
+        // unwinds otherwise); both pointers are to live locals.
+        unsafe { jpeg_crop_scanline(&mut self.cinfo, &mut xoffset, &mut w) };
+        Ok((xoffset, w))
+    }
+
+    /// Skip `rows` output rows without colour-converting (or, where possible, decoding) them.
+    pub(super) fn skip_rows(&mut self, rows: u32) -> Result<(), ImageError> {
+        if rows == 0 {
+            return Ok(());
+        }
+        // SAFETY: decompression has started; the memory source never suspends, which
+        // jpeg_skip_scanlines requires.
+        let skipped = unsafe { jpeg_skip_scanlines(&mut self.cinfo, rows) };
+        if skipped != rows {
+            return Err(ImageError::Corrupt("jpeg: could not skip rows".into()));
+        }
+        Ok(())
+    }
+
+    /// Read the next output row into `row`, which must hold exactly one (cropped) scanline.
+    pub(super) fn read_row(&mut self, row: &mut [u8]) -> Result<(), ImageError> {
+        let needed = self.cinfo.output_width as usize * self.output_components();
+        if row.len() != needed || self.cinfo.output_scanline >= self.cinfo.output_height {
+            return Err(ImageError::Corrupt("jpeg: row outside the image".into()));
+        }
+        let mut rows = [row.as_mut_ptr()];
+        // SAFETY: `rows` holds one pointer to a buffer of one full output scanline
+        // (checked above), and we ask for one line.
+        let n = unsafe { jpeg_read_scanlines(&mut self.cinfo, rows.as_mut_ptr(), 1) };
+        if n != 1 {
+            return Err(ImageError::Corrupt("jpeg: no scanline".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Decoder<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `cinfo` was created by jpeg_create_decompress; destroying it is valid in
+        // any state (it aborts a running decompression) and happens exactly once.
+        unsafe { jpeg_destroy_decompress(&mut self.cinfo) };
+    }
+}
