@@ -123,6 +123,7 @@ def test_a_read_over_the_pixel_budget_is_a_400_and_tiles_still_work(pyramid, tmp
     3000x2000 pyramid (6 Mpx) is refused with a clear 400, while tiles and small sizes, which come from
     small windows or levels, are served."""
     _, root, _ = pyramid
+    _write(root / "single.tif", _levels()[:1], "chain", False)
     config = tmp_path / "budget.toml"
     config.write_text("[limits]\nmax_source_pixels = 1000000\n")
     server = Server(root, ["--config", str(config)], tmp_path / "budget.log")
@@ -133,5 +134,14 @@ def test_a_read_over_the_pixel_budget_is_a_400_and_tiles_still_work(pyramid, tmp
         assert server.client.get("/iiif/3/chain.tif/0,0,512,512/512,512/0/default.jpg").status == 200
         assert server.client.get("/iiif/3/chain.tif/full/375,250/0/default.jpg").status == 200
         assert server.client.get("/iiif/3/chain.tif/info.json").status == 200
+        # info.json advertises only what fits the budget: all of the pyramid, but of a single-level
+        # tiled file only the scale factors whose tiles decode within 1 Mpx, and no whole-image sizes.
+        info = server.client.get("/iiif/3/chain.tif/info.json").json()
+        assert info["tiles"][0]["scaleFactors"] == [1, 2, 4, 8, 16]
+        single = server.client.get("/iiif/3/single.tif/info.json").json()
+        assert single["tiles"][0]["scaleFactors"] == [1, 2], single
+        assert "sizes" not in single, single
+        assert server.client.get("/iiif/3/single.tif/512,512,512,512/256,256/0/default.jpg").status == 200
+        assert server.client.get("/iiif/3/single.tif/0,0,1024,1024/256,256/0/default.jpg").status == 400
     finally:
         server.stop()

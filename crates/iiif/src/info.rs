@@ -251,9 +251,93 @@ pub fn level_sizes(image: Dimensions, levels: &[Dimensions], limits: &Limits) ->
     sizes
 }
 
+/// Pixels decoded to make an output of `out` from a full-resolution `region` (width, height) of an
+/// image of size `image` stored at `levels` as well: the region's share of the smallest level that is
+/// at least as large as the output.
+fn decode_cost(
+    image: Dimensions,
+    levels: &[Dimensions],
+    region: (u32, u32),
+    out: (u32, u32),
+) -> u64 {
+    let full = (
+        u64::from(image.width.max(1)),
+        u64::from(image.height.max(1)),
+    );
+    let level = levels
+        .iter()
+        .filter(|l| {
+            u64::from(l.width) * u64::from(region.0) >= u64::from(out.0) * full.0
+                && u64::from(l.height) * u64::from(region.1) >= u64::from(out.1) * full.1
+        })
+        .min_by_key(|l| u64::from(l.width) * u64::from(l.height))
+        .copied()
+        .unwrap_or(image);
+    let w = (u64::from(region.0) * u64::from(level.width)).div_ceil(full.0);
+    let h = (u64::from(region.1) * u64::from(level.height)).div_ceil(full.1);
+    w * h
+}
+
+/// Keep only the scale factors and sizes a viewer can actually get when one read may decode at most
+/// `max_pixels` (a tiled image without reduced levels cannot make its whole-image tiles and
+/// thumbnails within that budget, so they are not advertised). Scale factor 1 is always kept.
+pub fn within_budget(
+    image: Dimensions,
+    levels: &[Dimensions],
+    max_pixels: u64,
+    tiles: &mut TileSet,
+    sizes: &mut Vec<Dimensions>,
+) {
+    let (tw, th) = (tiles.width, tiles.height);
+    tiles.scale_factors.retain(|&s| {
+        let region = (
+            tw.saturating_mul(s).min(image.width),
+            th.saturating_mul(s).min(image.height),
+        );
+        let out = (region.0.div_ceil(s), region.1.div_ceil(s));
+        s == 1 || decode_cost(image, levels, region, out) <= max_pixels
+    });
+    sizes.retain(|d| {
+        decode_cost(
+            image,
+            levels,
+            (image.width, image.height),
+            (d.width, d.height),
+        ) <= max_pixels
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_level_giant_advertises_only_what_fits_the_budget() {
+        let image = Dimensions::new(100_000, 100_000);
+        let mut tiles = TileSet {
+            width: 256,
+            height: 256,
+            scale_factors: (0..10).map(|i| 1 << i).collect(),
+        };
+        let mut sizes = vec![Dimensions::new(782, 782), image];
+        within_budget(image, &[], 400_000_000, &mut tiles, &mut sizes);
+        // 256 x 64 = 16384 px square: 268 Mpx; x 128 would be 1.07 Gpx.
+        assert_eq!(tiles.scale_factors, vec![1, 2, 4, 8, 16, 32, 64]);
+        assert!(sizes.is_empty());
+        // With its levels stored, every scale factor and size is cheap.
+        let levels: Vec<Dimensions> = (1..10)
+            .map(|i| Dimensions::new(100_000 >> i, 100_000 >> i))
+            .collect();
+        let mut tiles = TileSet {
+            width: 256,
+            height: 256,
+            scale_factors: (0..10).map(|i| 1 << i).collect(),
+        };
+        let mut sizes = vec![Dimensions::new(195, 195), Dimensions::new(781, 781)];
+        within_budget(image, &levels, 400_000_000, &mut tiles, &mut sizes);
+        assert_eq!(tiles.scale_factors.len(), 10);
+        assert_eq!(sizes.len(), 2);
+    }
 
     #[test]
     fn native_tiles_follow_the_stored_size() {

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
-use tessera_iiif::info::{default_sizes, default_tiles, level_sizes, native_tiles};
+use tessera_iiif::info::{default_sizes, default_tiles, level_sizes, native_tiles, within_budget};
 use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Plan, Target};
 use tessera_image::{choose_level, Storage};
 
@@ -135,7 +135,7 @@ async fn info(
 ) -> Result<Response, ApiError> {
     let source = Source::resolve(&state, &path.identifier).await?;
     let ((dimensions, storage), outcome) = dimensions(&state, &source).await?;
-    let tiles = [storage
+    let mut tiles = [storage
         .tile
         .and_then(|t| native_tiles(dimensions, t, &state.limits))
         .unwrap_or_else(|| default_tiles(dimensions, state.tile_size, &state.limits))];
@@ -143,6 +143,15 @@ async fn info(
     if storage.levels.is_empty() || sizes.is_empty() {
         sizes = default_sizes(dimensions, SMALLEST_LISTED_SIZE, &state.limits);
     }
+    // What one read may decode (tiled images are opened however large they are).
+    let [tile_set] = &mut tiles;
+    within_budget(
+        dimensions,
+        &storage.levels,
+        state.read_limits.max_pixels,
+        tile_set,
+        &mut sizes,
+    );
     let service = ImageService {
         id: service_id,
         dimensions,
