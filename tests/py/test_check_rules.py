@@ -110,3 +110,18 @@ def test_check_lists_every_identifier_the_rules_serve(collection):
     # What could not be listed is said, not silently skipped.
     assert 'source "web"' in r.stderr and "cannot be listed" in r.stderr, r.stderr
     assert "no rule leads to" in r.stderr, r.stderr  # loose/photo.png
+
+
+def test_a_source_that_cannot_be_listed_fails_the_check(collection, tmp_path):
+    work, config = collection
+    broken = tmp_path / "broken.toml"
+    broken.write_text(config.read_text().replace(f'bucket = "{BUCKET}"', 'bucket = "no-such-bucket"'))
+    env = {**os.environ, **AWS_ENV}
+    r = subprocess.run(
+        [str(tessera_bin()), "check", "--config", str(broken)],
+        capture_output=True, text=True, timeout=180, env=env,
+    )
+    # The folder source is still checked, but the run fails and says which source was not listed.
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert 'error: source "bucket": listing failed' in r.stderr, r.stderr
+    assert "1 images" in r.stdout and "1 ok" in r.stdout, r.stdout

@@ -13,8 +13,12 @@ const MAX_DEPTH: usize = 64;
 pub struct Listing {
     /// Identifiers, sorted, each once.
     pub identifiers: Vec<String>,
-    /// Sources or objects left out, and why (an HTTP origin cannot be listed, a key no rule leads to).
+    /// Sources or objects left out on purpose, and why (an HTTP origin cannot be listed, a key no
+    /// rule leads to).
     pub notes: Vec<String>,
+    /// Sources whose listing failed (unreachable bucket, refused credentials): the collection is
+    /// incomplete, and a check of it must not pass.
+    pub errors: Vec<String>,
 }
 
 /// Every file under `root` (recursively, symlinks not followed) whose extension is an image

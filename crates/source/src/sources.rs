@@ -231,7 +231,7 @@ impl Sources {
                 Ok(k) => k,
                 Err(e) => {
                     listing
-                        .notes
+                        .errors
                         .push(format!("source {name:?}: listing failed: {e}"));
                     continue;
                 }

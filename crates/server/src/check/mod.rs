@@ -73,6 +73,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     } else {
         None
     };
+    let mut listing_failed = false;
     let identifiers = match (&args.source, folder, &state) {
         (Some(_), Some(dir), _) => identifiers::from_folder(dir)?,
         (Some(list), None, _) => identifiers::from_list(list)?,
@@ -81,6 +82,10 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             for note in &listing.notes {
                 eprintln!("note: {note}");
             }
+            for error in &listing.errors {
+                eprintln!("error: {error}");
+            }
+            listing_failed = !listing.errors.is_empty();
             listing.identifiers
         }
         (None, _, None) => return Err("nothing to check".into()),
@@ -114,7 +119,8 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             .map_err(|e| format!("writing the report {}: {e}", path.display()))?;
         let _ = writeln!(out, "report written to {}", path.display());
     }
-    let all_ok = outcomes.iter().all(|o| o.status == Status::Ok);
+    // A source that could not be listed leaves the collection unchecked: that fails too.
+    let all_ok = !listing_failed && outcomes.iter().all(|o| o.status == Status::Ok);
     Ok(if all_ok {
         ExitCode::SUCCESS
     } else {
