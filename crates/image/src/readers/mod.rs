@@ -148,6 +148,32 @@ fn checked_header(
     })
 }
 
+/// The limits to check a header against: a windowed source (tiled, or with reduced levels) is read
+/// a window at a time, so its full size is not held against the pixel limit, which applies to each
+/// read instead ([`check_read_budget`]).
+fn open_limits(limits: &ReadLimits, windowed: bool) -> ReadLimits {
+    ReadLimits {
+        max_pixels: if windowed {
+            u64::MAX
+        } else {
+            limits.max_pixels
+        },
+        ..*limits
+    }
+}
+
+/// Refuse a read that would decode `rect` (in the coordinates of the level that serves it) when
+/// that is more than `max_pixels`.
+fn check_read_budget(format: &str, rect: Rect, max_pixels: u64) -> Result<(), ImageError> {
+    if rect.area() > max_pixels {
+        return Err(ImageError::OverBudget(format!(
+            "{format}: a read of {}x{} pixels (at the level that serves it) is more than the limit of {max_pixels}",
+            rect.w, rect.h
+        )));
+    }
+    Ok(())
+}
+
 /// Run a decoder call, turning a panic inside it into [`ImageError::Corrupt`].
 fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {

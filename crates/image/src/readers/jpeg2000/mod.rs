@@ -14,7 +14,10 @@ use std::sync::Arc;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits, Storage};
+use super::{
+    check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
+    Storage,
+};
 use crate::colour::IccMode;
 use crate::{ImageError, Raster, SourceFormat};
 use ffi::{Container, Decoder, Geometry};
@@ -56,19 +59,11 @@ impl Jpeg2000Reader {
             )));
         }
         let windowed = u64::from(g.tiles_across) * u64::from(g.tiles_down) > 1 || g.resolutions > 1;
-        let open_limits = ReadLimits {
-            max_pixels: if windowed {
-                u64::MAX
-            } else {
-                limits.max_pixels
-            },
-            ..*limits
-        };
         let header = checked_header(
             g.x1 - g.x0,
             g.y1 - g.y0,
             SourceFormat::Jpeg2000,
-            &open_limits,
+            &open_limits(limits, windowed),
         )?;
         Ok(Self {
             header,
@@ -108,12 +103,7 @@ impl ImageReader for Jpeg2000Reader {
         let full = Dimensions::new(self.header.width, self.header.height);
         let sizes = self.storage().levels;
         let (level, rect) = super::choose_level(full, &sizes, region, target);
-        if rect.area() > self.max_pixels {
-            return Err(ImageError::OverBudget(format!(
-                "jpeg2000: a read of {}x{} pixels (at the level that serves it) is more than the limit of {}",
-                rect.w, rect.h, self.max_pixels
-            )));
-        }
+        check_read_budget("jpeg2000", rect, self.max_pixels)?;
         let reduce = level as u32;
         let (lx, ly) = self.level_origin(reduce);
         let window = Window {

@@ -20,7 +20,10 @@ use std::sync::Arc;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits, Storage};
+use super::{
+    check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
+    Storage,
+};
 use crate::colour::{self, IccMode};
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 use decompress::{decompress, undo_float, undo_horizontal, Compression};
@@ -55,15 +58,12 @@ impl TiffReader {
         let (width, height, tiled) = (layout.width, layout.height, layout.tiled);
         let levels = levels::find(source.as_ref(), file, layout, &first, next);
         let windowed = tiled || levels.len() > 1;
-        let open_limits = ReadLimits {
-            max_pixels: if windowed {
-                u64::MAX
-            } else {
-                limits.max_pixels
-            },
-            ..*limits
-        };
-        let header = checked_header(width, height, SourceFormat::Tiff, &open_limits)?;
+        let header = checked_header(
+            width,
+            height,
+            SourceFormat::Tiff,
+            &open_limits(limits, windowed),
+        )?;
         Ok(Self {
             header,
             source,
@@ -85,12 +85,7 @@ impl ImageReader for TiffReader {
         let sizes = self.storage().levels;
         let (level, region) = super::choose_level(full, &sizes, region, target);
         let layout = self.levels.get(level).unwrap_or(&self.levels[0]);
-        if region.area() > self.max_pixels {
-            return Err(ImageError::OverBudget(format!(
-                "tiff: a read of {}x{} pixels (at the level that serves it) is more than the limit of {}",
-                region.w, region.h, self.max_pixels
-            )));
-        }
+        check_read_budget("tiff", region, self.max_pixels)?;
         let icc_mode = self.icc_mode;
         guard("tiff", || decode(source, layout, region, target, icc_mode))
     }
