@@ -97,11 +97,7 @@ fn first_image(root: &std::path::Path) -> Option<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_file())
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| {
-            n.rsplit_once('.').is_some_and(|(_, ext)| {
-                tessera_source::IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
-            })
-        })
+        .filter(|n| tessera_source::has_image_extension(n))
         .collect();
     names.sort();
     let name = names.into_iter().next()?;
