@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pyvips
 from PIL import Image, ImageChops, ImageStat
 
 
@@ -105,3 +107,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         return img.convert("RGBA").convert("RGB")
     return img.convert("RGB")
+
+
+def libvips_srgb(path, input_profile: str = "cmyk") -> Image.Image:
+    """libvips's sRGB rendering (RGB, or RGBA when the file has alpha) of an untagged CMYK(A) file
+    through `input_profile`, by default its built-in CMYK profile; relative colorimetric without
+    black point compensation, its defaults."""
+    v = pyvips.Image.new_from_file(str(path))
+    out = v.icc_transform(
+        "srgb", input_profile=input_profile, intent="relative", black_point_compensation=False, depth=8
+    )
+    arr = np.ndarray(buffer=out.write_to_memory(), dtype=np.uint8, shape=(out.height, out.width, out.bands))
+    return Image.fromarray(arr, "RGBA" if out.bands == 4 else "RGB")

@@ -525,6 +525,8 @@ pub struct ColourConfig {
     pub icc: IccSetting,
     /// Show JPEGs in their EXIF orientation (and give info.json sizes accordingly).
     pub auto_orient: bool,
+    /// The ICC profile assumed for CMYK images that embed none; unset means the built-in one.
+    pub cmyk_profile: Option<PathBuf>,
 }
 
 impl Default for ColourConfig {
@@ -532,6 +534,7 @@ impl Default for ColourConfig {
         Self {
             icc: IccSetting::Srgb,
             auto_orient: true,
+            cmyk_profile: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_iiif::Dimensions;
+use tessera_image::colour::CmykProfile;
 use tessera_image::{EncodeOptions, ReadLimits, Storage};
 use tessera_source::Sources;
 
@@ -100,6 +101,7 @@ impl AppState {
                 format!("cache folder {:?}: {e}", config.cache.dir),
             )
         })?;
+        let cmyk_profile = load_cmyk_profile(config.colour.cmyk_profile.as_deref())?;
         let slots = match config.limits.max_concurrent_decodes {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             n => n,
@@ -114,6 +116,7 @@ impl AppState {
                     crate::config::IccSetting::Keep => tessera_image::colour::IccMode::Keep,
                 },
                 auto_orient: config.colour.auto_orient,
+                cmyk_profile,
             },
             encode: EncodeOptions {
                 jpeg_quality: config.output.jpeg_quality,
@@ -147,15 +150,40 @@ impl AppState {
             admin_token: config.admin.token.clone(),
             request_timeout: Duration::from_secs_f64(config.limits.request_timeout_secs),
             render_settings: format!(
-                "q{}w{}-{}-o{}",
+                "q{}w{}-{}-o{}-{}",
                 config.output.jpeg_quality,
                 config.output.webp_quality,
                 match config.colour.icc {
                     crate::config::IccSetting::Srgb => "srgb",
                     crate::config::IccSetting::Keep => "keep",
                 },
-                u8::from(config.colour.auto_orient)
+                u8::from(config.colour.auto_orient),
+                cmyk_profile_tag(cmyk_profile),
             ),
         })
     }
+}
+
+/// The profile for untagged CMYK: the operator's file, or the built-in one.
+fn load_cmyk_profile(path: Option<&std::path::Path>) -> io::Result<CmykProfile> {
+    let Some(path) = path else {
+        return Ok(CmykProfile::BUILT_IN);
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("colour.cmyk_profile {path:?}: {e}")))?;
+    CmykProfile::from_icc(bytes).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("colour.cmyk_profile {path:?}: {e}"),
+        )
+    })
+}
+
+/// A short name of the untagged-CMYK profile for derivative cache keys, so that changing it (or
+/// the uncalibrated conversion of earlier versions) never serves stale renders.
+fn cmyk_profile_tag(profile: CmykProfile) -> String {
+    if profile == CmykProfile::BUILT_IN {
+        return "cmyk-builtin".to_string();
+    }
+    format!("cmyk-{}", &crate::cache::hash_hex(profile.bytes())[..16])
 }

@@ -17,7 +17,7 @@ pub use level_choice::choose_level;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use crate::colour::IccMode;
+use crate::colour::{CmykProfile, ColourOptions, IccMode};
 use crate::{ImageError, Raster, SourceFormat};
 
 /// What `info.json` needs: the full-resolution size and the format.
@@ -50,6 +50,18 @@ pub struct ReadLimits {
     pub icc: IccMode,
     /// Honour the EXIF orientation of JPEG files (default true); sizes in headers follow it.
     pub auto_orient: bool,
+    /// The profile of CMYK images that embed none (default: the built-in one).
+    pub cmyk_profile: CmykProfile,
+}
+
+impl ReadLimits {
+    /// The colour settings readers apply.
+    pub fn colour(&self) -> ColourOptions {
+        ColourOptions {
+            icc: self.icc,
+            cmyk_profile: self.cmyk_profile,
+        }
+    }
 }
 
 impl Default for ReadLimits {
@@ -58,6 +70,7 @@ impl Default for ReadLimits {
             max_pixels: 400_000_000,
             icc: IccMode::ToSrgb,
             auto_orient: true,
+            cmyk_profile: CmykProfile::BUILT_IN,
         }
     }
 }

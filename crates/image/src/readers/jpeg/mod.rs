@@ -13,18 +13,18 @@ use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
 use super::{checked_header, guard, jpeg_meta, ImageHeader, ImageReader, ReadLimits};
-use crate::colour::{self, IccMode};
+use crate::colour::{self, ColourOptions, IccMode};
 use crate::transform::crop::scale_rect;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
 /// Most stray bytes between marker segments tolerated while looking for the frame header.
 const MAX_JUNK_BYTES: u64 = 1 << 16;
 
-/// Reads baseline, progressive, arithmetic-coded, gray and (naively converted) CMYK JPEGs.
+/// Reads baseline, progressive, arithmetic-coded, gray and CMYK JPEGs.
 pub(crate) struct JpegReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
-    icc_mode: IccMode,
+    colour: ColourOptions,
     /// EXIF orientation found before the first scan (1 when none).
     pub(crate) orientation: u8,
 }
@@ -44,7 +44,7 @@ impl JpegReader {
         Ok(Self {
             header,
             source,
-            icc_mode: limits.icc,
+            colour: limits.colour(),
             orientation,
         })
     }
@@ -58,8 +58,8 @@ impl ImageReader for JpegReader {
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
         let data = self.source.read_all()?;
         let header = self.header;
-        let icc_mode = self.icc_mode;
-        guard("jpeg", || decode(&data, &header, region, target, icc_mode))
+        let colour = self.colour;
+        guard("jpeg", || decode(&data, &header, region, target, colour))
     }
 }
 
@@ -128,14 +128,14 @@ fn dct_scale(region: Rect, target: Dimensions) -> u8 {
 }
 
 /// Decode `region`, scaled by a DCT factor where the target allows, then convert it to the
-/// output layout (CMYK through the embedded profile, ICC to sRGB). libjpeg errors and truncation
+/// output layout (CMYK through the embedded or the default CMYK profile, ICC to sRGB). libjpeg errors and truncation
 /// warnings unwind as panics and are caught by [`guard`].
 fn decode(
     data: &[u8],
     header: &ImageHeader,
     region: Rect,
     target: Dimensions,
-    icc_mode: IccMode,
+    colour: ColourOptions,
 ) -> Result<Raster, ImageError> {
     let meta = jpeg_meta::parse(data);
     let samples = decode_samples(data, header, region, target, Skip::OutsideRegion)?;
@@ -147,11 +147,11 @@ fn decode(
             if meta.adobe {
                 cmyk_data.iter_mut().for_each(|v| *v = 255 - *v);
             }
-            out.data = colour::cmyk_to_srgb(&cmyk_data, meta.icc.as_deref());
+            out.data = colour::cmyk_to_srgb(&cmyk_data, meta.icc.as_deref(), colour.cmyk_profile);
         }
         Kind::Gray | Kind::Rgb => {
             out.data = samples.data;
-            if let (Some(icc), IccMode::ToSrgb) = (meta.icc.as_deref(), icc_mode) {
+            if let (Some(icc), IccMode::ToSrgb) = (meta.icc.as_deref(), colour.icc) {
                 colour::icc_to_srgb(&mut out, icc);
             }
         }

@@ -18,7 +18,7 @@ use super::{
     check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
     Storage,
 };
-use crate::colour::IccMode;
+use crate::colour::ColourOptions;
 use crate::{ImageError, Raster, SourceFormat};
 use ffi::{Container, Decoder, Geometry};
 use pixels::Window;
@@ -29,7 +29,7 @@ pub(crate) struct Jpeg2000Reader {
     source: Arc<dyn RandomAccess>,
     container: Container,
     geometry: Geometry,
-    icc_mode: IccMode,
+    colour: ColourOptions,
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
 }
@@ -70,7 +70,7 @@ impl Jpeg2000Reader {
             source,
             container,
             geometry,
-            icc_mode: limits.icc,
+            colour: limits.colour(),
             max_pixels: limits.max_pixels,
         })
     }
@@ -126,7 +126,7 @@ impl ImageReader for Jpeg2000Reader {
             grid(window.x + u64::from(window.w), g.x1),
             grid(window.y + u64::from(window.h), g.y1),
         );
-        let (source, container, icc_mode) = (self.source.clone(), self.container, self.icc_mode);
+        let (source, container, colour) = (self.source.clone(), self.container, self.colour);
         guard("jpeg2000", || {
             let decoded = Decoder::open(source, container)?.decode(reduce, area)?;
             let comps = decoded.components()?;
@@ -134,7 +134,7 @@ impl ImageReader for Jpeg2000Reader {
                 &comps,
                 decoded.colour_space(),
                 decoded.icc(),
-                icc_mode,
+                colour,
                 window,
             )
         })

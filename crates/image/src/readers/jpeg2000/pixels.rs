@@ -3,7 +3,7 @@
 //! the colour helpers, and an embedded ICC profile converted to sRGB.
 
 use super::ffi::{ColourSpace, Component};
-use crate::colour::{self, IccMode};
+use crate::colour::{self, ColourOptions, IccMode};
 use crate::{ImageError, PixelLayout, Raster};
 
 /// The window wanted, in the coordinates of the decoded resolution level (absolute: including the
@@ -149,7 +149,7 @@ pub(super) fn to_raster(
     comps: &[Component<'_>],
     space: ColourSpace,
     icc: Option<&[u8]>,
-    icc_mode: IccMode,
+    options: ColourOptions,
     window: Window,
 ) -> Result<Raster, ImageError> {
     if space == ColourSpace::Lab {
@@ -191,11 +191,14 @@ pub(super) fn to_raster(
         (_, true) => PixelLayout::Rgba8,
     };
     if cmyk {
-        data = cmyk_to_rgb(&data, alpha.is_some(), icc);
+        data = match alpha {
+            None => colour::cmyk_to_srgb(&data, icc, options.cmyk_profile),
+            Some(_) => colour::cmyka_to_srgba(&data, icc, options.cmyk_profile),
+        };
     }
     let mut raster = Raster::from_data(window.w, window.h, layout, data)
         .ok_or_else(|| corrupt("raster size"))?;
-    if let (Some(icc), IccMode::ToSrgb, false) = (icc, icc_mode, cmyk) {
+    if let (Some(icc), IccMode::ToSrgb, false) = (icc, options.icc, cmyk) {
         colour::icc_to_srgb(&mut raster, icc);
     }
     Ok(raster)
@@ -223,22 +226,6 @@ fn ycc_to_rgb(s: &[Sampler<'_>], x: usize, y: usize, space: ColourSpace) -> [u8;
     let max = s[0].max;
     let c = |v: f32| to_byte((v.round() as i64).clamp(0, max), max);
     [c(r), c(g), c(b)]
-}
-
-/// CMYK(A) bytes to RGB(A) bytes, through `icc` when it is a CMYK profile.
-fn cmyk_to_rgb(data: &[u8], alpha: bool, icc: Option<&[u8]>) -> Vec<u8> {
-    if !alpha {
-        return colour::cmyk_to_srgb(data, icc);
-    }
-    let cmyk: Vec<u8> = data
-        .chunks_exact(5)
-        .flat_map(|p| [p[0], p[1], p[2], p[3]])
-        .collect();
-    colour::cmyk_to_srgb(&cmyk, icc)
-        .chunks_exact(3)
-        .zip(data.chunks_exact(5))
-        .flat_map(|(c, p)| [c[0], c[1], c[2], p[4]])
-        .collect()
 }
 
 #[cfg(test)]
@@ -272,7 +259,7 @@ mod tests {
             &[comp(&d16, 3, 1, 16, false)],
             ColourSpace::Plain,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             whole(3, 1),
         )
         .unwrap();
@@ -285,7 +272,7 @@ mod tests {
             &[comp(&d12, 3, 1, 12, false)],
             ColourSpace::Plain,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             whole(3, 1),
         )
         .unwrap();
@@ -295,7 +282,7 @@ mod tests {
             &[comp(&signed, 3, 1, 8, true)],
             ColourSpace::Plain,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             whole(3, 1),
         )
         .unwrap();
@@ -317,7 +304,7 @@ mod tests {
             &[comp(&y, 4, 2, 8, false), cb, cr],
             ColourSpace::Sycc,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             whole(4, 2),
         )
         .unwrap();
@@ -335,7 +322,7 @@ mod tests {
             ],
             ColourSpace::Sycc,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             whole(1, 1),
         )
         .unwrap();
@@ -359,7 +346,7 @@ mod tests {
             &[comp(&d, 4, 1, 8, false)],
             ColourSpace::Plain,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             window,
         );
         assert!(matches!(result, Err(ImageError::Corrupt(_))));
@@ -376,7 +363,7 @@ mod tests {
             &[gray, comp(&a, 2, 2, 8, false)],
             ColourSpace::Plain,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             whole(2, 2),
         );
         assert!(matches!(result, Err(ImageError::Unsupported(_))));
@@ -390,7 +377,7 @@ mod tests {
             &[comp(&g, 2, 1, 8, false), comp(&a, 2, 1, 8, false)],
             ColourSpace::Plain,
             None,
-            IccMode::ToSrgb,
+            ColourOptions::default(),
             whole(2, 1),
         )
         .unwrap();

@@ -24,7 +24,7 @@ use super::{
     check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
     Storage,
 };
-use crate::colour::{self, IccMode};
+use crate::colour::{self, ColourOptions, IccMode};
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 use decompress::{decompress, undo_float, undo_horizontal, Compression};
 use layout::{Layout, Photometric, SampleFormat};
@@ -39,7 +39,7 @@ pub(crate) struct TiffReader {
     source: Arc<dyn RandomAccess>,
     /// The full-resolution image, then its reduced levels, largest first.
     levels: Vec<Layout>,
-    icc_mode: IccMode,
+    colour: ColourOptions,
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
 }
@@ -68,7 +68,7 @@ impl TiffReader {
             header,
             source,
             levels,
-            icc_mode: limits.icc,
+            colour: limits.colour(),
             max_pixels: limits.max_pixels,
         })
     }
@@ -86,8 +86,8 @@ impl ImageReader for TiffReader {
         let (level, region) = super::choose_level(full, &sizes, region, target);
         let layout = self.levels.get(level).unwrap_or(&self.levels[0]);
         check_read_budget("tiff", region, self.max_pixels)?;
-        let icc_mode = self.icc_mode;
-        guard("tiff", || decode(source, layout, region, target, icc_mode))
+        let colour = self.colour;
+        guard("tiff", || decode(source, layout, region, target, colour))
     }
 
     fn stored_jpeg(
@@ -96,7 +96,7 @@ impl ImageReader for TiffReader {
         size: Dimensions,
     ) -> Result<Option<Vec<u8>>, ImageError> {
         let full = Dimensions::new(self.header.width, self.header.height);
-        let (source, levels, icc_mode) = (self.source.as_ref(), &self.levels, self.icc_mode);
+        let (source, levels, icc_mode) = (self.source.as_ref(), &self.levels, self.colour.icc);
         guard("tiff", || {
             passthrough::stored_tile(source, levels, full, region, size, icc_mode)
         })
@@ -137,7 +137,7 @@ fn decode(
     layout: &Layout,
     region: Rect,
     target: Dimensions,
-    icc_mode: IccMode,
+    colour: ColourOptions,
 ) -> Result<Raster, ImageError> {
     let scale = Scale {
         range: float_range(source, layout)?,
@@ -201,32 +201,16 @@ fn decode(
         }
     }
     let (out_w, out_h) = assembler.size();
-    let mut inter = assembler.finish();
+    let inter = assembler.finish();
     let icc = layout.icc.as_deref();
-    let data = if cmyk {
-        let cmyk_px: Vec<u8> = if alpha {
-            inter
-                .chunks_exact(5)
-                .flat_map(|p| [p[0], p[1], p[2], p[3]])
-                .collect()
-        } else {
-            std::mem::take(&mut inter)
-        };
-        let rgb = colour::cmyk_to_srgb(&cmyk_px, icc);
-        if alpha {
-            rgb.chunks_exact(3)
-                .zip(inter.chunks_exact(5))
-                .flat_map(|(c, p)| [c[0], c[1], c[2], p[4]])
-                .collect()
-        } else {
-            rgb
-        }
-    } else {
-        inter
+    let data = match (cmyk, alpha) {
+        (true, false) => colour::cmyk_to_srgb(&inter, icc, colour.cmyk_profile),
+        (true, true) => colour::cmyka_to_srgba(&inter, icc, colour.cmyk_profile),
+        (false, _) => inter,
     };
     let mut raster =
         Raster::from_data(out_w, out_h, out_layout, data).ok_or_else(|| corrupt("raster size"))?;
-    if let (Some(icc), IccMode::ToSrgb, false) = (icc, icc_mode, cmyk) {
+    if let (Some(icc), IccMode::ToSrgb, false) = (icc, colour.icc, cmyk) {
         if matches!(layout.photometric, Photometric::Rgb | Photometric::YCbCr) {
             colour::icc_to_srgb(&mut raster, icc);
         }
