@@ -2,7 +2,8 @@
 """Compare a `tessera check --report` JSON report of ../shared/corpus with the corpus manifest.
 
 Every `ok` file must have been served (info.json and the sample resize) with the manifest's size
-(width and height swapped when the file carries an EXIF orientation of 5-8, which Tessera applies);
+(width and height swapped when the file carries an EXIF or TIFF orientation of 5-8, which Tessera
+applies);
 every `must-error` file must have given a clean error (any cause but a panic). Rows listed in
 KNOWN are reported but do not fail the run; each says why. Standard library only.
 
@@ -56,7 +57,7 @@ def main() -> int:
         verdict = ""
         if expected == "ok":
             want = (int(row["width"]), int(row["height"]))
-            if re.search(r"orientation[ =]*[5-8]\b", row["notes"]) and path.lower().endswith((".jpg", ".jpeg")):
+            if re.search(r"orientation[ =]*[5-8]\b", row["notes"]):
                 want = (want[1], want[0])
             have = (got.get("width"), got.get("height"))
             if not ok:

@@ -123,6 +123,7 @@ def corpus_server(tmp_path_factory):
     exif = Image.Exif()
     exif[0x0112] = 6
     im.save(root / "oriented6.jpg", quality=95, exif=exif.tobytes())
+    make_oriented_images(im, root)
     make_cmyk_images(root)
     s = Server(root, [], tmp_path_factory.mktemp("log") / "tessera-colour.log")
     yield s, root
@@ -288,6 +289,48 @@ def test_exif_orientation_swaps_info_sizes(corpus_server, report):
     assert b_ > 150 and r_ < 100
 
 
+def make_oriented_images(im: Image.Image, root) -> None:
+    """The 60x40 picture as a WebP with EXIF orientation 6 and a striped TIFF with Orientation 6;
+    scaled to 300x200, a tiled TIFF (128x64 tiles) with Orientation 8."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    im.save(root / "oriented6.webp", lossless=True, exif=exif.tobytes())
+    pixels = np.asarray(im)
+    tifffile.imwrite(root / "oriented6.tif", pixels, photometric="rgb", extratags=[(274, "H", 1, 6, True)])
+    big = np.asarray(im.resize((300, 200), Image.Resampling.NEAREST))
+    tifffile.imwrite(
+        root / "oriented8-tiled.tif", big, photometric="rgb", tile=(64, 128), extratags=[(274, "H", 1, 8, True)]
+    )
+
+
+@pytest.mark.parametrize("name", ["oriented6.webp", "oriented6.tif", "oriented8-tiled.tif"])
+def test_webp_and_tiff_orientation(corpus_server, report, name):
+    """EXIF orientation of WebP and the TIFF Orientation tag are applied like JPEG's: sizes, tiles
+    and pixels are those of the displayed image (Pillow's exif_transpose is the reference)."""
+    server, root = corpus_server
+    if name.endswith(".tif"):
+        # (Pillow applies the TIFF Orientation tag when it opens the file; tifffile does not.)
+        height, width = tifffile.TiffFile(root / name).pages[0].shape[:2]
+        stored = (width, height)
+    else:
+        stored = Image.open(root / name).size
+    info = server.client.get(f"/iiif/3/{name}/info.json").json()
+    assert (info["width"], info["height"]) == (stored[1], stored[0])
+    if "tiled" in name:
+        # 128x64 stored tiles are 64x128 once turned.
+        assert (info["tiles"][0]["width"], info["tiles"][0].get("height")) == (64, 128), info["tiles"]
+    want = ImageOps.exif_transpose(Image.open(root / name)).convert("RGB")
+    assert want.size == (stored[1], stored[0])
+    got = server.client.get(f"/iiif/3/{name}/full/max/0/default.png").image().convert("RGB")
+    err = mean_abs_diff(got, want)
+    # A region in displayed coordinates: the top-left quarter.
+    qw, qh = want.size[0] // 2, want.size[1] // 2
+    part = server.client.get(f"/iiif/3/{name}/0,0,{qw},{qh}/max/0/default.png").image().convert("RGB")
+    err_part = mean_abs_diff(part, want.crop((0, 0, qw, qh)))
+    report(f"colour {name} ({stored[0]}x{stored[1]} stored): mean abs err {err:.3f}, top-left region {err_part:.3f}")
+    assert err < 0.5 and err_part < 0.5
+
+
 def test_keep_and_no_orientation_settings(corpus_server, tmp_path, report):
     """`[colour] icc = "keep"` serves stored values; `auto_orient = false` serves stored pixels."""
     _, root = corpus_server
@@ -302,7 +345,8 @@ def test_keep_and_no_orientation_settings(corpus_server, tmp_path, report):
         err_managed = mean_abs_diff(got, reference(root / p3))
         report(f"colour keep: P3 vs stored {err_stored:.3f}, vs sRGB-converted {err_managed:.3f}")
         assert err_stored < 0.5 and err_managed > 5
-        info = s.client.get("/iiif/3/oriented6.jpg/info.json").json()
-        assert (info["width"], info["height"]) == (60, 40)
+        for name in ("oriented6.jpg", "oriented6.webp", "oriented6.tif"):
+            info = s.client.get(f"/iiif/3/{name}/info.json").json()
+            assert (info["width"], info["height"]) == (60, 40), name
     finally:
         s.stop()

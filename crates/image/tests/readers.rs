@@ -69,7 +69,7 @@ fn headers_match_manifest() {
         .iter()
         .filter(|e| e.ok && readable_format(&e.format))
     {
-        let reader = open_file(&e.path).unwrap_or_else(|err| panic!("{}: {err}", e.path));
+        let reader = open_stored(&e.path).unwrap_or_else(|err| panic!("{}: {err}", e.path));
         let h = reader.header();
         assert_eq!(
             (Some(h.width), Some(h.height)),
@@ -138,7 +138,7 @@ fn every_ok_file_decodes_or_is_refused_cleanly() {
         .iter()
         .filter(|e| e.ok && readable_format(&e.format))
     {
-        let result = open_file(&e.path).and_then(|mut r| read_full(r.as_mut()));
+        let result = open_stored(&e.path).and_then(|mut r| read_full(r.as_mut()));
         match result {
             Ok(r) => assert_eq!(
                 (Some(r.width), Some(r.height)),

@@ -48,7 +48,8 @@ pub struct ReadLimits {
     pub max_pixels: u64,
     /// Embedded ICC profiles: converted to sRGB (default) or kept as stored.
     pub icc: IccMode,
-    /// Honour the EXIF orientation of JPEG files (default true); sizes in headers follow it.
+    /// Honour the orientation of JPEG and WebP (EXIF) and TIFF (tag 274) files (default true);
+    /// sizes in headers follow it.
     pub auto_orient: bool,
     /// The profile of CMYK images that embed none (default: the built-in one).
     pub cmyk_profile: CmykProfile,
@@ -113,20 +114,28 @@ pub fn open(
 ) -> Result<Box<dyn ImageReader>, ImageError> {
     let prefix = source.read_range(0, 16)?;
     let format = SourceFormat::sniff(&prefix).ok_or(ImageError::UnknownFormat)?;
+    let turn = |reader: Box<dyn ImageReader>, orientation: u8| {
+        let orientation = if limits.auto_orient { orientation } else { 1 };
+        oriented::Oriented::wrap(reader, orientation)
+    };
     let reader: Box<dyn ImageReader> = match format {
         SourceFormat::Jpeg => {
             let reader = jpeg::JpegReader::open(source, limits)?;
-            let orientation = if limits.auto_orient {
-                reader.orientation
-            } else {
-                1
-            };
-            oriented::Oriented::wrap(Box::new(reader), orientation)
+            let orientation = reader.orientation;
+            turn(Box::new(reader), orientation)
         }
         SourceFormat::Png => Box::new(png::PngReader::open(source, limits)?),
         SourceFormat::Gif => Box::new(gif::GifReader::open(source, limits)?),
-        SourceFormat::Tiff => Box::new(tiff::TiffReader::open(source, limits)?),
-        SourceFormat::Webp => Box::new(webp::WebpReader::open(source, limits)?),
+        SourceFormat::Tiff => {
+            let reader = tiff::TiffReader::open(source, limits)?;
+            let orientation = reader.orientation;
+            turn(Box::new(reader), orientation)
+        }
+        SourceFormat::Webp => {
+            let reader = webp::WebpReader::open(source, limits)?;
+            let orientation = reader.orientation;
+            turn(Box::new(reader), orientation)
+        }
         SourceFormat::Jpeg2000 => {
             Box::new(jpeg2000::Jpeg2000Reader::open(source, &prefix, limits)?)
         }

@@ -1,13 +1,14 @@
-//! A reader wrapper that shows an image in its EXIF orientation: the header has the displayed
-//! size, regions are mapped back to stored pixels and the decoded pixels are turned.
+//! A reader wrapper that shows an image in its EXIF or TIFF orientation: the header and the stored
+//! tiling have the displayed size, regions are mapped back to stored pixels and the decoded pixels
+//! are turned. Stored JPEG tiles are never passed through (they would show unturned).
 
 use tessera_iiif::{Dimensions, Rect};
 
-use super::{ImageHeader, ImageReader};
+use super::{ImageHeader, ImageReader, Storage};
 use crate::transform::orient;
 use crate::{ImageError, Raster};
 
-/// `inner` seen through EXIF orientation `orientation` (2–8).
+/// `inner` seen through orientation `orientation` (2–8, as EXIF and TIFF number them).
 pub(crate) struct Oriented {
     inner: Box<dyn ImageReader>,
     orientation: u8,
@@ -72,6 +73,18 @@ impl ImageReader for Oriented {
             8 => orient::rotate(raster, 270.0)?,
             _ => raster,
         })
+    }
+
+    fn storage(&self) -> Storage {
+        let stored = self.inner.storage();
+        if self.orientation < 5 {
+            return stored;
+        }
+        let turn = |d: Dimensions| Dimensions::new(d.height, d.width);
+        Storage {
+            tile: stored.tile.map(turn),
+            levels: stored.levels.into_iter().map(turn).collect(),
+        }
     }
 }
 

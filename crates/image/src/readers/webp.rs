@@ -17,6 +17,8 @@ pub(crate) struct WebpReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
     icc_mode: IccMode,
+    /// EXIF orientation (1 when there is none).
+    pub(crate) orientation: u8,
 }
 
 impl WebpReader {
@@ -29,12 +31,43 @@ impl WebpReader {
         let (width, height) = webp_size(&head)
             .ok_or_else(|| ImageError::Corrupt("webp: unreadable header".into()))?;
         let header = checked_header(width, height, SourceFormat::Webp, limits)?;
+        let orientation = exif_orientation(source.as_ref(), &head).unwrap_or(1);
         Ok(Self {
             header,
             source,
             icc_mode: limits.icc,
+            orientation,
         })
     }
+}
+
+/// Most chunks walked while looking for the EXIF chunk.
+const MAX_CHUNKS: usize = 1024;
+
+/// The orientation in the EXIF chunk of an extended (VP8X) file that flags one. Only the chunk
+/// headers are read on the way, and the EXIF chunk itself.
+fn exif_orientation(source: &dyn RandomAccess, head: &[u8]) -> Option<u8> {
+    const EXIF_FLAG: u8 = 0x08;
+    if head.get(12..16)? != b"VP8X" || head.get(20)? & EXIF_FLAG == 0 {
+        return None;
+    }
+    let mut at: u64 = 12;
+    for _ in 0..MAX_CHUNKS {
+        let chunk = source.read_range(at, 8).ok()?;
+        let size = u64::from(u32::from_le_bytes(chunk.get(4..8)?.try_into().ok()?));
+        if chunk.get(..4)? == b"EXIF" {
+            let size = usize::try_from(size.min(1 << 20)).ok()?;
+            let body = source.read_range(at + 8, size).ok()?;
+            // Some writers keep the JPEG APP1 "Exif\0\0" prefix.
+            let tiff = body.strip_prefix(b"Exif\0\0").unwrap_or(&body);
+            return super::jpeg_meta::exif_orientation(tiff);
+        }
+        at = at.checked_add(8 + size + (size & 1))?;
+        if at >= source.len() {
+            return None;
+        }
+    }
+    None
 }
 
 /// Width and height from the first 30 bytes of a WebP file.

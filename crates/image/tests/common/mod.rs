@@ -34,6 +34,17 @@ pub fn open_file(rel: &str) -> Result<Box<dyn ImageReader>, ImageError> {
     open(Arc::new(source), &ReadLimits::default())
 }
 
+/// Open a corpus file as stored, without turning it to its EXIF or TIFF orientation (the
+/// manifest gives stored sizes).
+pub fn open_stored(rel: &str) -> Result<Box<dyn ImageReader>, ImageError> {
+    let source = FileSource::open(&corpus(rel)).map_err(ImageError::Io)?;
+    let limits = ReadLimits {
+        auto_orient: false,
+        ..ReadLimits::default()
+    };
+    open(Arc::new(source), &limits)
+}
+
 /// Open in-memory bytes with default limits.
 pub fn open_bytes(bytes: Vec<u8>) -> Result<Box<dyn ImageReader>, ImageError> {
     open(Arc::new(bytes), &ReadLimits::default())

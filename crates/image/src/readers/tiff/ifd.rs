@@ -260,6 +260,7 @@ pub(crate) mod tag {
     pub const PHOTOMETRIC: u16 = 262;
     pub const IMAGE_DESCRIPTION: u16 = 270;
     pub const FILL_ORDER: u16 = 266;
+    pub const ORIENTATION: u16 = 274;
     pub const STRIP_OFFSETS: u16 = 273;
     pub const SAMPLES: u16 = 277;
     pub const ROWS_PER_STRIP: u16 = 278;

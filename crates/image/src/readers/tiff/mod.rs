@@ -42,6 +42,8 @@ pub(crate) struct TiffReader {
     colour: ColourOptions,
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
+    /// The Orientation tag of the first image (1 when absent or invalid).
+    pub(crate) orientation: u8,
 }
 
 impl TiffReader {
@@ -70,6 +72,11 @@ impl TiffReader {
             levels,
             colour: limits.colour(),
             max_pixels: limits.max_pixels,
+            orientation: first
+                .int(ifd::tag::ORIENTATION)
+                .and_then(|o| u8::try_from(o).ok())
+                .filter(|o| (1..=8).contains(o))
+                .unwrap_or(1),
         })
     }
 }
