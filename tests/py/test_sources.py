@@ -263,6 +263,19 @@ def test_a_replaced_object_is_revalidated(tessera, s3):
     assert b'"width": 320' in body
 
 
+def test_a_replaced_alternate_is_served_not_the_cached_render(tessera, s3):
+    """The TIFF cannot be decoded, so its JPEG alternate answers; replacing the JPEG (and only it)
+    must show: the derivative cache and ETag follow the alternates' versions too."""
+    s3.put(BUCKET, "articles/9/fig9.tif", b"II*\x00" + b"\xff" * 500)
+    s3.put(BUCKET, "articles/9/fig9.jpg", jpg_bytes((30, 200, 30)))
+    status, body = tessera.get("/iiif/3/lax:9%2Ffig9.tif/full/max/0/default.png")
+    assert status == 200 and near(pixel(body), (30, 200, 30))
+    s3.put(BUCKET, "articles/9/fig9.jpg", jpg_bytes((200, 30, 200)))
+    time.sleep(1.3)  # revalidate_after_secs = 1
+    status, body = tessera.get("/iiif/3/lax:9%2Ffig9.tif/full/max/0/default.png")
+    assert status == 200 and near(pixel(body), (200, 30, 200))
+
+
 def test_whole_formats_are_fetched_once(tessera, origin):
     origin.put("once.jpg", noisy_jpg(1))
     for path in ["info.json", "full/max/0/default.jpg", "full/100,/0/default.png", "0,0,50,50/max/0/default.jpg"]:

@@ -1,15 +1,26 @@
 //! Which object answers an identifier, without reading it: its cache group and version. Shared by the
 //! image routes, the admin purge endpoint and `tessera cache purge`.
 
-use crate::cache::{group_of, SourceVersion};
-use tessera_source::{SourceError, Sources};
+use crate::cache::{group_of, hash_hex, SourceVersion};
+use tessera_source::{ObjectVersion, SourceError, Sources};
 
 /// The cache group and version of the first of `identifier`'s candidates that exists. Blocking: a
 /// remote source may be asked for its ETag.
+///
+/// The version also covers the later candidates (the alternates) that exist: when the first object
+/// cannot be decoded an alternate answers, so a change to it must change the cache key and ETag too.
 pub fn locate(sources: &Sources, identifier: &str) -> Result<(String, SourceVersion), SourceError> {
-    for candidate in sources.candidates(identifier)? {
-        match sources.version(&candidate) {
-            Ok(v) => return Ok((group_of(&candidate.source, &v.object), (&v).into())),
+    let candidates = sources.candidates(identifier)?;
+    for (i, candidate) in candidates.iter().enumerate() {
+        match sources.version(candidate) {
+            Ok(v) => {
+                let alternates = candidates[i + 1..]
+                    .iter()
+                    .map(|c| sources.version(c))
+                    .collect::<Vec<_>>();
+                let version = with_alternates((&v).into(), &alternates);
+                return Ok((group_of(&candidate.source, &v.object), version));
+            }
             Err(SourceError::NotFound) => continue,
             Err(e) => return Err(e),
         }
@@ -28,14 +39,52 @@ pub fn locate_now(
         Ok(c) => c,
         Err(e) => return Some(Err(e)),
     };
-    for candidate in candidates {
-        match sources.version_now(&candidate)? {
-            Ok(v) => return Some(Ok((group_of(&candidate.source, &v.object), (&v).into()))),
+    for (i, candidate) in candidates.iter().enumerate() {
+        match sources.version_now(candidate)? {
+            Ok(v) => {
+                let alternates = candidates[i + 1..]
+                    .iter()
+                    .map(|c| sources.version_now(c))
+                    .collect::<Option<Vec<_>>>()?;
+                let version = with_alternates((&v).into(), &alternates);
+                return Some(Ok((group_of(&candidate.source, &v.object), version)));
+            }
             Err(SourceError::NotFound) => continue,
             Err(e) => return Some(Err(e)),
         }
     }
     Some(Err(SourceError::NotFound))
+}
+
+/// `first` with the versions of the alternates after it folded into its tag (and the latest
+/// modification time), so that replacing, adding or removing an alternate makes a new version. An
+/// alternate whose version could not be had counts as changed, which costs a cache miss, never a
+/// stale answer.
+fn with_alternates(
+    first: SourceVersion,
+    alternates: &[Result<ObjectVersion, SourceError>],
+) -> SourceVersion {
+    if alternates.is_empty() {
+        return first;
+    }
+    let mut text = format!("{}", first.tag);
+    let mut mtime_ns = first.mtime_ns;
+    for (i, alternate) in alternates.iter().enumerate() {
+        match alternate {
+            Ok(v) => {
+                text.push_str(&format!("\n{i}:{}:{}:{}", v.modified_ns, v.size, v.tag));
+                mtime_ns = mtime_ns.max(v.modified_ns);
+            }
+            Err(SourceError::NotFound) => text.push_str(&format!("\n{i}:absent")),
+            Err(e) => text.push_str(&format!("\n{i}:unknown:{e}")),
+        }
+    }
+    let hex = hash_hex(text.as_bytes());
+    SourceVersion {
+        mtime_ns,
+        size: first.size,
+        tag: u64::from_str_radix(hex.get(..16).unwrap_or("0"), 16).unwrap_or(0),
+    }
 }
 
 /// The cache group of `identifier`: that of the object that answers it or, when none exists any more,
