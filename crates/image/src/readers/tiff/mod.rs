@@ -44,6 +44,9 @@ pub(crate) struct TiffReader {
     max_pixels: u64,
     /// The Orientation tag of the first image (1 when absent or invalid).
     pub(crate) orientation: u8,
+    /// Per level, the float range shown as black to white once known (a float image without
+    /// SMin/SMaxSampleValue is scanned once per reader, not once per read).
+    float_ranges: Vec<Option<(f64, f64)>>,
 }
 
 impl TiffReader {
@@ -69,6 +72,7 @@ impl TiffReader {
         Ok(Self {
             header,
             source,
+            float_ranges: vec![None; levels.len()],
             levels,
             colour: limits.colour(),
             max_pixels: limits.max_pixels,
@@ -91,10 +95,23 @@ impl ImageReader for TiffReader {
         let full = Dimensions::new(self.header.width, self.header.height);
         let sizes = self.storage().levels;
         let (level, region) = super::choose_level(full, &sizes, region, target);
-        let layout = self.levels.get(level).unwrap_or(&self.levels[0]);
+        let level = level.min(self.levels.len() - 1);
+        let layout = &self.levels[level];
         check_read_budget("tiff", region, self.max_pixels)?;
+        let range = match self.float_ranges.get(level).copied().flatten() {
+            Some(range) => range,
+            None => {
+                let range = guard("tiff", || float_range(source, layout))?;
+                if let Some(slot) = self.float_ranges.get_mut(level) {
+                    *slot = Some(range);
+                }
+                range
+            }
+        };
         let colour = self.colour;
-        guard("tiff", || decode(source, layout, region, target, colour))
+        guard("tiff", || {
+            decode(source, layout, region, target, range, colour)
+        })
     }
 
     fn stored_jpeg(
@@ -139,15 +156,17 @@ struct Chunk {
 
 /// Decode the chunks that intersect `region`, a band of chunk rows at a time, and assemble them
 /// into a raster at full resolution or shrunk by a whole factor while still at least `target`.
+/// Float samples map `range` onto black..white ([`float_range`]).
 fn decode(
     source: &dyn RandomAccess,
     layout: &Layout,
     region: Rect,
     target: Dimensions,
+    range: (f64, f64),
     colour: ColourOptions,
 ) -> Result<Raster, ImageError> {
     let scale = Scale {
-        range: float_range(source, layout)?,
+        range,
         stretch: layout.photometric != Photometric::Palette,
     };
     let alpha = layout.alpha.is_some();
