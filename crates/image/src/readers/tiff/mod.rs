@@ -288,8 +288,11 @@ fn read_chunk(
             "tiff: uncompressed YCbCr (only JPEG-compressed YCbCr is read)".into(),
         ));
     }
-    if matches!(layout.photometric, Photometric::Lab { .. }) && layout.bits != 8 {
-        return Err(ImageError::Unsupported("tiff: Lab other than 8-bit".into()));
+    let lab = matches!(layout.photometric, Photometric::Lab { .. });
+    if lab && !(layout.bits == 8 || layout.bits == 16) {
+        return Err(ImageError::Unsupported(
+            "tiff: Lab other than 8- or 16-bit".into(),
+        ));
     }
     let planes = if layout.planar { layout.spp } else { 1 };
     let (width, rows) = (layout.chunk_w, chunk_rows(layout, cy));
@@ -301,7 +304,12 @@ fn read_chunk(
         }
         let (raw, w, h) = stored_chunk(source, layout, cx, cy, plane)?;
         let per_row = w as usize * layout.stored_spp();
-        let bytes = samples::to_8bit(layout, raw, per_row, h as usize, scale);
+        let bytes = if lab && layout.bits == 16 {
+            let plane = (planes > 1).then_some(plane);
+            samples::lab16_to_8bit(layout, &raw, per_row, h as usize, plane)
+        } else {
+            samples::to_8bit(layout, raw, per_row, h as usize, scale)
+        };
         if bytes.len() < per_row * h as usize {
             return Err(corrupt("short strip or tile"));
         }

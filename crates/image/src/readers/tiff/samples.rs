@@ -1,6 +1,6 @@
 //! Stored sample bytes to one byte per sample, whatever their depth and number format.
 
-use super::layout::{Layout, SampleFormat};
+use super::layout::{Layout, Photometric, SampleFormat};
 
 /// How numbers map to 0–255: the float range, and whether sub-byte values are stretched
 /// (not for palette indices).
@@ -81,6 +81,40 @@ pub(crate) fn to_8bit(
         out.push(byte);
     }
     out
+}
+
+/// 16-bit L*a*b* samples to the 8-bit Lab encoding of the same model, which the pixel conversion
+/// reads: L (0–65535 for 0–100) to 0–255; a and b signed (CIELab, 1/256 units) to signed bytes,
+/// or offset by 32768 (ICC Lab) to bytes offset by 128; other samples (alpha) scaled as unsigned.
+/// `plane` is the plane of a planar chunk, `None` for interleaved samples.
+pub(crate) fn lab16_to_8bit(
+    layout: &Layout,
+    data: &[u8],
+    samples_per_row: usize,
+    rows: usize,
+    plane: Option<usize>,
+) -> Vec<u8> {
+    let unsigned_ab = matches!(layout.photometric, Photometric::Lab { unsigned_ab: true });
+    let spp = layout.stored_spp().max(1);
+    let n = (samples_per_row * rows).min(data.len() / 2);
+    (0..n)
+        .map(|i| {
+            let pair = [data[2 * i], data[2 * i + 1]];
+            let v = if layout.little_endian {
+                u16::from_le_bytes(pair)
+            } else {
+                u16::from_be_bytes(pair)
+            };
+            match plane.unwrap_or(i % spp) {
+                1 | 2 if unsigned_ab => ((u32::from(v) + 128) / 256).min(255) as u8,
+                1 | 2 => {
+                    let signed = f64::from(v as i16) / 256.0;
+                    (signed.round().clamp(-128.0, 127.0) as i8) as u8
+                }
+                _ => ((u32::from(v) * 255 + 32767) / 65535) as u8,
+            }
+        })
+        .collect()
 }
 
 /// The float value of a 32- or 64-bit pattern.
