@@ -281,6 +281,7 @@ pub(crate) mod tag {
     pub const JPEG_TABLES: u16 = 347;
     pub const OJPEG_OFFSET: u16 = 513;
     pub const OJPEG_LENGTH: u16 = 514;
+    pub const YCBCR_SUBSAMPLING: u16 = 530;
     pub const SUB_IFDS: u16 = 330;
     pub const NEW_SUBFILE_TYPE: u16 = 254;
     pub const ICC: u16 = 34675;

@@ -71,6 +71,8 @@ pub(crate) struct Layout {
     /// Chunks across and down (per plane).
     pub across: u32,
     pub down: u32,
+    /// YCbCrSubSampling (horizontal, vertical): luma samples per chroma sample (default 2, 2).
+    pub ycbcr_subsampling: (u32, u32),
 }
 
 fn unsupported(what: String) -> ImageError {
@@ -232,6 +234,13 @@ impl Layout {
             little_endian: ifd.endian == super::ifd::Endian::Little,
             across,
             down,
+            ycbcr_subsampling: match ifd.ints(tag::YCBCR_SUBSAMPLING) {
+                Some([h, v, ..]) => (
+                    u32::try_from(*h).unwrap_or(0),
+                    u32::try_from(*v).unwrap_or(0),
+                ),
+                _ => (2, 2),
+            },
         })
     }
 

@@ -14,6 +14,7 @@ mod lzw;
 mod passthrough;
 mod samples;
 mod xz;
+mod ycbcr;
 
 use std::sync::Arc;
 
@@ -284,9 +285,7 @@ fn read_chunk(
         return jpeg_chunk(source, layout, cx, cy);
     }
     if layout.photometric == Photometric::YCbCr {
-        return Err(ImageError::Unsupported(
-            "tiff: uncompressed YCbCr (only JPEG-compressed YCbCr is read)".into(),
-        ));
+        return ycbcr_chunk(source, layout, cx, cy);
     }
     let lab = matches!(layout.photometric, Photometric::Lab { .. });
     if lab && !(layout.bits == 8 || layout.bits == 16) {
@@ -329,6 +328,42 @@ fn read_chunk(
         rows,
         spp: layout.spp,
         model: layout.photometric,
+    })
+}
+
+/// A YCbCr chunk that is not JPEG-compressed, as one Y, Cb, Cr per pixel.
+fn ycbcr_chunk(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    cx: u32,
+    cy: u32,
+) -> Result<Chunk, ImageError> {
+    let (width, rows) = (layout.chunk_w, chunk_rows(layout, cy));
+    let expected = ycbcr::stored_size(layout, width, rows)?;
+    if expected > MAX_CHUNK_BYTES {
+        return Err(ImageError::TooLarge("tiff: strip or tile too large".into()));
+    }
+    let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
+    let raw = raw_bytes(source, layout, index)?;
+    let mut data = decompress(
+        layout.compression,
+        &raw,
+        expected as usize,
+        width,
+        rows,
+        true,
+    )?;
+    if layout.predictor == 2 {
+        undo_horizontal(&mut data, width as usize * 3, 3, 1, layout.little_endian);
+    }
+    let data = ycbcr::unpack(layout, &data, width, rows)
+        .ok_or_else(|| corrupt("short YCbCr strip or tile"))?;
+    Ok(Chunk {
+        data,
+        width,
+        rows,
+        spp: 3,
+        model: Photometric::YCbCr,
     })
 }
 
