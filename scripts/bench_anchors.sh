@@ -8,6 +8,7 @@
 # environment: BENCH (harness, default ../shared/bench), OUT (default target/bench-anchors),
 #   IMAGES (default OUT/images, built by the harness's make-images.sh when missing),
 #   QUALITY (Tessera's JPEG quality, default 80: at least both anchors'), WORKLOADS, SERVERS,
+#   CARGO_TARGET_DIR (the build of Tessera to run, default ROOT/target),
 #   BUST (passed to run.sh: N>0 makes W3/W4/W5 cycle N equivalent URLs, so that Tessera's stampede
 #   protection, which lets identical concurrent requests share one render, does not count).
 # Needs Debian's wrk, iipimage-server, nginx, libvips-tools, libopenjp2-tools and GNU time (installed
@@ -41,6 +42,7 @@ if [ ! -d "$OUT/iiif-processor/node_modules" ]; then
   (cd "$OUT/iiif-processor" && npm install --no-audit --no-fund >/dev/null)
 fi
 (cd "$ROOT" && cargo build --release -q -p tessera)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
 cat > "$OUT/tessera.toml" <<EOF
 [server]
@@ -59,7 +61,7 @@ PIDS=""
 start() {
   case "$1" in
     tessera)
-      "$ROOT/target/release/tessera" serve --config "$OUT/tessera.toml" > "$OUT/tessera.log" 2>&1 &
+      "$TARGET_DIR/release/tessera" serve --config "$OUT/tessera.toml" > "$OUT/tessera.log" 2>&1 &
       PIDS=$!
       BASE=http://127.0.0.1:8300/iiif/3 ;;
     iipimage)
