@@ -30,13 +30,14 @@ pub struct ColourOptions {
     pub cmyk_profile: CmykProfile,
 }
 
-/// Convert an RGB(A) raster from the colour space of `icc` to sRGB, in place. Gray rasters and
-/// profiles that do not describe RGB are left alone, as is a profile moxcms cannot parse.
+/// Convert a raster from the colour space of `icc` to sRGB, in place: RGB(A) through an RGB
+/// profile, gray (with or without alpha) through a gray profile onto sRGB's tone curve. A profile
+/// of another colour space, or one moxcms cannot parse, leaves the pixels alone.
 pub fn icc_to_srgb(raster: &mut Raster, icc: &[u8]) {
     let layout = match raster.layout {
         PixelLayout::Rgb8 => Layout::Rgb,
         PixelLayout::Rgba8 => Layout::Rgba,
-        PixelLayout::Gray8 | PixelLayout::GrayAlpha8 => return,
+        PixelLayout::Gray8 | PixelLayout::GrayAlpha8 => return gray_to_srgb(raster, icc),
     };
     let Some(transform) = cache::transform(icc, DataColorSpace::Rgb, layout, layout) else {
         return;
@@ -44,6 +45,26 @@ pub fn icc_to_srgb(raster: &mut Raster, icc: &[u8]) {
     let mut out = vec![0u8; raster.data.len()];
     if transform.transform(&raster.data, &mut out).is_ok() {
         raster.data = out;
+    }
+}
+
+/// Gray samples through a gray profile: the 256 possible values are converted once to sRGB
+/// (where gray stays neutral) and the green channel, the one closest to luminance, becomes the
+/// new gray value. Alpha is left as it is.
+fn gray_to_srgb(raster: &mut Raster, icc: &[u8]) {
+    let Some(transform) = cache::transform(icc, DataColorSpace::Gray, Layout::Gray, Layout::Rgb)
+    else {
+        return;
+    };
+    let values: Vec<u8> = (0..=255).collect();
+    let mut rgb = vec![0u8; 256 * 3];
+    if transform.transform(&values, &mut rgb).is_err() {
+        return;
+    }
+    let lut: Vec<u8> = rgb.chunks_exact(3).map(|p| p[1]).collect();
+    let step = raster.layout.channels();
+    for v in raster.data.iter_mut().step_by(step) {
+        *v = lut[usize::from(*v)];
     }
 }
 

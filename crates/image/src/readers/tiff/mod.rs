@@ -238,7 +238,8 @@ fn decode(
     let mut raster =
         Raster::from_data(out_w, out_h, out_layout, data).ok_or_else(|| corrupt("raster size"))?;
     if let (Some(icc), IccMode::ToSrgb, false) = (icc, colour.icc, cmyk) {
-        if matches!(layout.photometric, Photometric::Rgb | Photometric::YCbCr) {
+        // Lab is already converted; gray, palette (as RGB) and RGB go through their profile.
+        if !matches!(layout.photometric, Photometric::Lab { .. }) {
             colour::icc_to_srgb(&mut raster, icc);
         }
     }
