@@ -128,8 +128,8 @@ fn dct_scale(region: Rect, target: Dimensions) -> u8 {
 }
 
 /// Decode `region`, scaled by a DCT factor where the target allows, then convert it to the
-/// output layout (CMYK through the embedded or the default CMYK profile, ICC to sRGB). libjpeg errors and truncation
-/// warnings unwind as panics and are caught by [`guard`].
+/// output layout (CMYK through the embedded or the default CMYK profile, ICC to sRGB). libjpeg
+/// errors and truncation warnings unwind as panics and are caught by [`guard`].
 fn decode(
     data: &[u8],
     header: &ImageHeader,

@@ -96,8 +96,12 @@ impl ImageReader for TiffReader {
         let full = Dimensions::new(self.header.width, self.header.height);
         let sizes = self.storage().levels;
         let (level, region) = super::choose_level(full, &sizes, region, target);
-        let level = level.min(self.levels.len() - 1);
-        let layout = &self.levels[level];
+        let Some((level, layout)) = self.levels.get(level).map(|l| (level, l)).or_else(|| {
+            let first = self.levels.first()?;
+            Some((0, first))
+        }) else {
+            return Err(corrupt("no image directory"));
+        };
         check_read_budget("tiff", region, self.max_pixels)?;
         let range = match self.float_ranges.get(level).copied().flatten() {
             Some(range) => range,
