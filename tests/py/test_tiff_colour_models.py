@@ -137,3 +137,29 @@ def test_uncompressed_ycbcr_tiff(tmp_path, report, sub):
         assert err_vips < 1.0
     report(line)
     assert err < 1.0
+
+
+def test_truncated_ycbcr_tiff_is_a_clean_error(tmp_path):
+    """A YCbCr strip cut short is refused with a message, and the server goes on serving."""
+    rng = np.random.default_rng(3)
+    luma = rng.integers(16, 236, (32, 32))
+    chroma = [rng.integers(40, 220, (16, 16)) for _ in range(2)]
+    write_ycbcr_tiff(tmp_path / "whole.tif", luma, *chroma, (2, 2), rows_per_strip=32)
+    data = bytearray((tmp_path / "whole.tif").read_bytes())
+    # Declare the one strip (16 x 16 data units of 6 bytes) half as long as it must be.
+    ifd_at = struct.unpack("<I", data[4:8])[0]
+    (count,) = struct.unpack("<H", data[ifd_at : ifd_at + 2])
+    for i in range(count):
+        at = ifd_at + 2 + 12 * i
+        if struct.unpack("<H", data[at : at + 2])[0] == 279:
+            data[at + 8 : at + 12] = struct.pack("<I", 16 * 16 * 6 // 2)
+    (tmp_path / "cut.tif").write_bytes(bytes(data))
+    make_validator_image().save(tmp_path / f"{VALIDATOR_ID}.png")
+    s = Server(tmp_path, [], tmp_path / "tessera.log")
+    try:
+        r = s.client.get("/iiif/3/cut.tif/full/max/0/default.png")
+        assert r.status == 500, r
+        assert b"broken image: tiff" in r.body, r.body
+        assert s.client.get("/iiif/3/whole.tif/full/max/0/default.png").status == 200
+    finally:
+        s.stop()
