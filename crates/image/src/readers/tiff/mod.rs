@@ -300,7 +300,12 @@ fn read_chunk(
     }
     let planes = if layout.planar { layout.spp } else { 1 };
     let (width, rows) = (layout.chunk_w, chunk_rows(layout, cy));
-    let mut out = vec![0; width as usize * rows as usize * layout.spp];
+    // Interleaved chunks hand over their decoded buffer; planes are gathered into a new one.
+    let mut out = if planes > 1 {
+        vec![0; width as usize * rows as usize * layout.spp]
+    } else {
+        Vec::new()
+    };
     for plane in 0..planes {
         // Extra samples that are not alpha are never shown: their planes are not read.
         if planes > 1 && plane >= layout.colour_samples && layout.alpha != Some(plane) {
