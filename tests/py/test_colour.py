@@ -290,11 +290,12 @@ def test_exif_orientation_swaps_info_sizes(corpus_server, report):
 
 
 def make_oriented_images(im: Image.Image, root) -> None:
-    """The 60x40 picture as a WebP with EXIF orientation 6 and a striped TIFF with Orientation 6;
-    scaled to 300x200, a tiled TIFF (128x64 tiles) with Orientation 8."""
+    """The 60x40 picture as a WebP and a PNG (eXIf) with EXIF orientation 6 and as a striped TIFF
+    with Orientation 6; scaled to 300x200, a tiled TIFF (128x64 tiles) with Orientation 8."""
     exif = Image.Exif()
     exif[0x0112] = 6
     im.save(root / "oriented6.webp", lossless=True, exif=exif.tobytes())
+    im.save(root / "oriented6.png", exif=exif.tobytes())
     pixels = np.asarray(im)
     tifffile.imwrite(root / "oriented6.tif", pixels, photometric="rgb", extratags=[(274, "H", 1, 6, True)])
     big = np.asarray(im.resize((300, 200), Image.Resampling.NEAREST))
@@ -303,9 +304,9 @@ def make_oriented_images(im: Image.Image, root) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["oriented6.webp", "oriented6.tif", "oriented8-tiled.tif"])
-def test_webp_and_tiff_orientation(corpus_server, report, name):
-    """EXIF orientation of WebP and the TIFF Orientation tag are applied like JPEG's: sizes, tiles
+@pytest.mark.parametrize("name", ["oriented6.webp", "oriented6.png", "oriented6.tif", "oriented8-tiled.tif"])
+def test_png_webp_and_tiff_orientation(corpus_server, report, name):
+    """EXIF orientation of WebP and PNG and the TIFF Orientation tag are applied like JPEG's: sizes, tiles
     and pixels are those of the displayed image (Pillow's exif_transpose is the reference)."""
     server, root = corpus_server
     if name.endswith(".tif"):
@@ -345,7 +346,7 @@ def test_keep_and_no_orientation_settings(corpus_server, tmp_path, report):
         err_managed = mean_abs_diff(got, reference(root / p3))
         report(f"colour keep: P3 vs stored {err_stored:.3f}, vs sRGB-converted {err_managed:.3f}")
         assert err_stored < 0.5 and err_managed > 5
-        for name in ("oriented6.jpg", "oriented6.webp", "oriented6.tif"):
+        for name in ("oriented6.jpg", "oriented6.webp", "oriented6.png", "oriented6.tif"):
             info = s.client.get(f"/iiif/3/{name}/info.json").json()
             assert (info["width"], info["height"]) == (60, 40), name
     finally:

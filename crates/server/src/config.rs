@@ -523,8 +523,8 @@ fn apply_env(
 pub struct ColourConfig {
     /// `"srgb"` converts pixels with an embedded ICC profile to sRGB; `"keep"` leaves them as stored.
     pub icc: IccSetting,
-    /// Show JPEGs and WebPs in their EXIF orientation and TIFFs in their Orientation tag's (and give
-    /// info.json sizes accordingly).
+    /// Show JPEGs, WebPs and PNGs in their EXIF orientation and TIFFs in their Orientation tag's
+    /// (and give info.json sizes accordingly).
     pub auto_orient: bool,
     /// The ICC profile assumed for CMYK images that embed none; unset means the built-in one.
     pub cmyk_profile: Option<PathBuf>,

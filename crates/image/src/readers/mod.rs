@@ -48,8 +48,8 @@ pub struct ReadLimits {
     pub max_pixels: u64,
     /// Embedded ICC profiles: converted to sRGB (default) or kept as stored.
     pub icc: IccMode,
-    /// Honour the orientation of JPEG and WebP (EXIF) and TIFF (tag 274) files (default true);
-    /// sizes in headers follow it.
+    /// Honour the orientation of JPEG, PNG and WebP (EXIF) and TIFF (tag 274) files (default
+    /// true); sizes in headers follow it.
     pub auto_orient: bool,
     /// The profile of CMYK images that embed none (default: the built-in one).
     pub cmyk_profile: CmykProfile,
@@ -124,7 +124,11 @@ pub fn open(
             let orientation = reader.orientation;
             turn(Box::new(reader), orientation)
         }
-        SourceFormat::Png => Box::new(png::PngReader::open(source, limits)?),
+        SourceFormat::Png => {
+            let reader = png::PngReader::open(source, limits)?;
+            let orientation = reader.orientation;
+            turn(Box::new(reader), orientation)
+        }
         SourceFormat::Gif => Box::new(gif::GifReader::open(source, limits)?),
         SourceFormat::Tiff => {
             let reader = tiff::TiffReader::open(source, limits)?;

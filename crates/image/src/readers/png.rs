@@ -17,6 +17,8 @@ pub(crate) struct PngReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
     icc_mode: IccMode,
+    /// The orientation in an eXIf chunk before the image data (1 when there is none).
+    pub(crate) orientation: u8,
 }
 
 impl PngReader {
@@ -35,12 +37,38 @@ impl PngReader {
         }
         let be = |b: &[u8]| b.try_into().map(u32::from_be_bytes).unwrap_or(0);
         let header = checked_header(be(w), be(h), SourceFormat::Png, limits)?;
+        let orientation = exif_orientation(source.as_ref()).unwrap_or(1);
         Ok(Self {
             header,
             source,
             icc_mode: limits.icc,
+            orientation,
         })
     }
+}
+
+/// Most chunks walked while looking for eXIf.
+const MAX_CHUNKS: usize = 1024;
+
+/// The orientation in the eXIf chunk, which must come before the image data (IDAT). Only chunk
+/// headers are read on the way, and the eXIf chunk itself.
+fn exif_orientation(source: &dyn RandomAccess) -> Option<u8> {
+    let mut at: u64 = 8;
+    for _ in 0..MAX_CHUNKS {
+        let head = source.read_range(at, 8).ok()?;
+        let len = u64::from(u32::from_be_bytes(head.get(..4)?.try_into().ok()?));
+        match head.get(4..8)? {
+            b"eXIf" => {
+                let body = source
+                    .read_range(at + 8, usize::try_from(len.min(1 << 20)).ok()?)
+                    .ok()?;
+                return super::jpeg_meta::exif_orientation(&body);
+            }
+            b"IDAT" | b"IEND" => return None,
+            _ => at = at.checked_add(12 + len)?,
+        }
+    }
+    None
 }
 
 impl ImageReader for PngReader {
