@@ -3,16 +3,13 @@
 
 mod common;
 
-use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::*;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_image::transform::crop::crop;
 use tessera_image::{open, ImageError, PixelLayout, ReadLimits, SourceFormat};
-use tessera_source::RandomAccess;
 
 /// The corpus's tiled JP2: 640x480 in 20 tiles of 128x128, each in 6 tile-parts (one per resolution).
 const TILED: &str = "jp2/jp2_rgb_tiled_lossy__pillow-test-card-lossy-tiled.jp2";
@@ -22,22 +19,6 @@ const TILED: &str = "jp2/jp2_rgb_tiled_lossy__pillow-test-card-lossy-tiled.jp2";
 /// [-40, 40) (numpy default_rng(7)), `tile_size=(256, 256), num_resolutions=4, irreversible=True,
 /// quality_mode="rates", quality_layers=[8]`.
 const FIXTURE: &str = "tests/data/tiled-gray-1024-tiles-256.jp2";
-
-/// A source that counts the bytes read from it.
-struct Counting {
-    inner: Vec<u8>,
-    read: AtomicU64,
-}
-
-impl RandomAccess for Counting {
-    fn len(&self) -> u64 {
-        self.inner.len() as u64
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.read.fetch_add(buf.len() as u64, Ordering::Relaxed);
-        self.inner.read_exact_at(offset, buf)
-    }
-}
 
 fn fixture() -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)).expect("fixture")
@@ -280,20 +261,17 @@ fn sixteen_bit_gray_scales_linearly_to_eight_bits() {
 fn a_tile_of_a_tiled_file_reads_little_of_it() {
     let file = fixture();
     let size = file.len() as u64;
-    let source = Arc::new(Counting {
-        inner: file,
-        read: AtomicU64::new(0),
-    });
+    let source = Arc::new(Counting::new(file));
     let mut reader = open(source.clone(), &ReadLimits::default()).expect("open");
     assert_eq!(reader.storage().tile, Some(Dimensions::new(256, 256)));
-    let opened = source.read.load(Ordering::Relaxed);
+    let opened = source.read();
     assert!(opened < 4096, "{opened} bytes read to open");
     let full = read_full(reader.as_mut()).unwrap();
     for (x, y) in [(0, 0), (256, 512), (768, 768)] {
-        source.read.store(0, Ordering::Relaxed);
+        source.reset();
         let rect = Rect::new(x, y, 256, 256);
         let tile = reader.read(rect, Dimensions::new(256, 256)).expect("read");
-        let read = source.read.load(Ordering::Relaxed);
+        let read = source.read();
         assert!(
             read < size / 4,
             "{read} of {size} bytes read for the tile at {x},{y}"

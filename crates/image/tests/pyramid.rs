@@ -3,14 +3,12 @@
 
 mod common;
 
-use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::pyramid::{self, Options, Placement};
+use common::Counting;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_image::{open, ImageError, PixelLayout, Raster, ReadLimits};
-use tessera_source::RandomAccess;
 
 /// Sizes of a 2000x1200 pyramid as libvips writes it (each level half the previous, rounded down).
 const SIZES: [(u32, u32); 4] = [(2000, 1200), (1000, 600), (500, 300), (250, 150)];
@@ -24,22 +22,6 @@ fn paint(sizes: &[(u32, u32)]) -> impl Fn(usize, u32, u32) -> [u8; 3] + '_ {
             (u64::from(y) * 255 / u64::from(h)) as u8,
             (l * 40) as u8,
         ]
-    }
-}
-
-/// A source that counts the bytes read from it.
-struct Counting {
-    inner: Vec<u8>,
-    read: AtomicU64,
-}
-
-impl RandomAccess for Counting {
-    fn len(&self) -> u64 {
-        self.inner.len() as u64
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.read.fetch_add(buf.len() as u64, Ordering::Relaxed);
-        self.inner.read_exact_at(offset, buf)
     }
 }
 
@@ -179,20 +161,17 @@ fn a_tile_of_a_large_pyramid_reads_little() {
     )
     .file;
     assert!(file.len() >= 100 << 20, "{} bytes", file.len());
-    let source = Arc::new(Counting {
-        inner: file,
-        read: AtomicU64::new(0),
-    });
+    let source = Arc::new(Counting::new(file));
     let mut reader = open(source.clone(), &ReadLimits::default()).expect("open");
-    let opened = source.read.load(Ordering::Relaxed);
+    let opened = source.read();
     for (region, target) in [
         (Rect::new(2048, 2048, 1024, 1024), Dimensions::new(256, 256)),
         (Rect::new(4096, 512, 256, 256), Dimensions::new(256, 256)),
         (Rect::full(6144, 6144), Dimensions::new(192, 192)),
     ] {
-        source.read.store(0, Ordering::Relaxed);
+        source.reset();
         let raster = reader.read(region, target).expect("read");
-        let read = source.read.load(Ordering::Relaxed);
+        let read = source.read();
         assert!(raster.width >= target.width && raster.height >= target.height);
         assert!(
             read < 1 << 20,

@@ -4,12 +4,50 @@
 
 pub mod pyramid;
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_iiif::{Dimensions, OutputFormat, Plan, Quality, Rect};
 use tessera_image::{open, ImageError, ImageReader, Raster, ReadLimits};
-use tessera_source::FileSource;
+use tessera_source::{FileSource, RandomAccess};
+
+/// An in-memory source that counts the bytes read from it.
+pub struct Counting {
+    inner: Vec<u8>,
+    read: AtomicU64,
+}
+
+impl Counting {
+    /// `bytes`, nothing read yet.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self {
+            inner: bytes,
+            read: AtomicU64::new(0),
+        }
+    }
+
+    /// Bytes read since the last [`Counting::reset`].
+    pub fn read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Start counting from zero.
+    pub fn reset(&self) {
+        self.read.store(0, Ordering::Relaxed);
+    }
+}
+
+impl RandomAccess for Counting {
+    fn len(&self) -> u64 {
+        self.inner.len() as u64
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.read.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        self.inner.read_exact_at(offset, buf)
+    }
+}
 
 /// The shared read-only corpus: `$TESSERA_CORPUS`, else `shared/corpus` beside the repository
 /// (where the project's machines and CI put it).
