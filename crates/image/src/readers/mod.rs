@@ -98,6 +98,12 @@ pub trait ImageReader: Send {
         Ok(None)
     }
 
+    /// The orientation the file asks to be shown in (1–8, as EXIF and TIFF number them; 1 when it
+    /// asks for none). [`open`] turns the reader accordingly unless `auto_orient` is off.
+    fn orientation(&self) -> u8 {
+        1
+    }
+
     /// The native tiling and stored levels; none for sources that have neither.
     fn storage(&self) -> Storage {
         Storage::default()
@@ -114,37 +120,22 @@ pub fn open(
 ) -> Result<Box<dyn ImageReader>, ImageError> {
     let prefix = source.read_range(0, 16)?;
     let format = SourceFormat::sniff(&prefix).ok_or(ImageError::UnknownFormat)?;
-    let turn = |reader: Box<dyn ImageReader>, orientation: u8| {
-        let orientation = if limits.auto_orient { orientation } else { 1 };
-        oriented::Oriented::wrap(reader, orientation)
-    };
     let reader: Box<dyn ImageReader> = match format {
-        SourceFormat::Jpeg => {
-            let reader = jpeg::JpegReader::open(source, limits)?;
-            let orientation = reader.orientation;
-            turn(Box::new(reader), orientation)
-        }
-        SourceFormat::Png => {
-            let reader = png::PngReader::open(source, limits)?;
-            let orientation = reader.orientation;
-            turn(Box::new(reader), orientation)
-        }
+        SourceFormat::Jpeg => Box::new(jpeg::JpegReader::open(source, limits)?),
+        SourceFormat::Png => Box::new(png::PngReader::open(source, limits)?),
         SourceFormat::Gif => Box::new(gif::GifReader::open(source, limits)?),
-        SourceFormat::Tiff => {
-            let reader = tiff::TiffReader::open(source, limits)?;
-            let orientation = reader.orientation;
-            turn(Box::new(reader), orientation)
-        }
-        SourceFormat::Webp => {
-            let reader = webp::WebpReader::open(source, limits)?;
-            let orientation = reader.orientation;
-            turn(Box::new(reader), orientation)
-        }
+        SourceFormat::Tiff => Box::new(tiff::TiffReader::open(source, limits)?),
+        SourceFormat::Webp => Box::new(webp::WebpReader::open(source, limits)?),
         SourceFormat::Jpeg2000 => {
             Box::new(jpeg2000::Jpeg2000Reader::open(source, &prefix, limits)?)
         }
     };
-    Ok(reader)
+    let orientation = if limits.auto_orient {
+        reader.orientation()
+    } else {
+        1
+    };
+    Ok(oriented::Oriented::wrap(reader, orientation))
 }
 
 /// Build a header after checking the declared size against `limits`.

@@ -18,7 +18,7 @@ pub(crate) struct PngReader {
     source: Arc<dyn RandomAccess>,
     icc_mode: IccMode,
     /// The orientation in an eXIf chunk before the image data (1 when there is none).
-    pub(crate) orientation: u8,
+    orientation: u8,
 }
 
 impl PngReader {
@@ -74,6 +74,10 @@ fn exif_orientation(source: &dyn RandomAccess) -> Option<u8> {
 impl ImageReader for PngReader {
     fn header(&self) -> &ImageHeader {
         &self.header
+    }
+
+    fn orientation(&self) -> u8 {
+        self.orientation
     }
 
     fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {

@@ -18,7 +18,7 @@ pub(crate) struct WebpReader {
     source: Arc<dyn RandomAccess>,
     icc_mode: IccMode,
     /// EXIF orientation (1 when there is none).
-    pub(crate) orientation: u8,
+    orientation: u8,
 }
 
 impl WebpReader {
@@ -99,6 +99,10 @@ fn webp_size(head: &[u8]) -> Option<(u32, u32)> {
 impl ImageReader for WebpReader {
     fn header(&self) -> &ImageHeader {
         &self.header
+    }
+
+    fn orientation(&self) -> u8 {
+        self.orientation
     }
 
     fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {

@@ -26,7 +26,7 @@ pub(crate) struct JpegReader {
     source: Arc<dyn RandomAccess>,
     colour: ColourOptions,
     /// EXIF orientation found before the first scan (1 when none).
-    pub(crate) orientation: u8,
+    orientation: u8,
 }
 
 /// Bytes at the start of the file searched for the EXIF orientation.
@@ -53,6 +53,10 @@ impl JpegReader {
 impl ImageReader for JpegReader {
     fn header(&self) -> &ImageHeader {
         &self.header
+    }
+
+    fn orientation(&self) -> u8 {
+        self.orientation
     }
 
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {

@@ -44,7 +44,7 @@ pub(crate) struct TiffReader {
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
     /// The Orientation tag of the first image (1 when absent or invalid).
-    pub(crate) orientation: u8,
+    orientation: u8,
     /// Per level, the float range shown as black to white once known (a float image without
     /// SMin/SMaxSampleValue is scanned once per reader, not once per read).
     float_ranges: Vec<Option<(f64, f64)>>,
@@ -89,6 +89,10 @@ impl TiffReader {
 impl ImageReader for TiffReader {
     fn header(&self) -> &ImageHeader {
         &self.header
+    }
+
+    fn orientation(&self) -> u8 {
+        self.orientation
     }
 
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
@@ -350,19 +354,8 @@ fn ycbcr_chunk(
 ) -> Result<Chunk, ImageError> {
     let (width, rows) = (layout.chunk_w, chunk_rows(layout, cy));
     let expected = ycbcr::stored_size(layout, width, rows)?;
-    if expected > MAX_CHUNK_BYTES {
-        return Err(ImageError::TooLarge("tiff: strip or tile too large".into()));
-    }
     let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
-    let raw = raw_bytes(source, layout, index)?;
-    let mut data = decompress(
-        layout.compression,
-        &raw,
-        expected as usize,
-        width,
-        rows,
-        true,
-    )?;
+    let mut data = decompressed(source, layout, index, expected, width, rows)?;
     if layout.predictor == 2 {
         undo_horizontal(&mut data, width as usize * 3, 3, 1, layout.little_endian);
     }
@@ -391,24 +384,8 @@ fn stored_chunk(
         + u64::from(cx);
     let rows = chunk_rows(layout, cy);
     let width = layout.chunk_w;
-    let row_bytes = layout.row_bytes(width);
-    let expected = row_bytes as u64 * u64::from(rows);
-    if expected > MAX_CHUNK_BYTES {
-        return Err(ImageError::TooLarge("tiff: strip or tile too large".into()));
-    }
-    let mut raw = raw_bytes(source, layout, index)?;
-    if layout.reversed_bits {
-        raw.iter_mut().for_each(|b| *b = b.reverse_bits());
-    }
-    let white_bit = layout.photometric != Photometric::WhiteIsZero;
-    let mut data = decompress(
-        layout.compression,
-        &raw,
-        expected as usize,
-        width,
-        rows,
-        white_bit,
-    )?;
+    let expected = layout.row_bytes(width) as u64 * u64::from(rows);
+    let mut data = decompressed(source, layout, index, expected, width, rows)?;
     let bytes_per_sample = usize::from(layout.bits / 8);
     let per_row = width as usize * layout.stored_spp();
     match layout.predictor {
@@ -423,6 +400,34 @@ fn stored_chunk(
         _ => {}
     }
     Ok((data, width, rows))
+}
+
+/// Chunk `index` (a `width` x `rows` strip or tile) read and decompressed into exactly `expected`
+/// bytes, refused when that is more than [`MAX_CHUNK_BYTES`].
+fn decompressed(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    index: u64,
+    expected: u64,
+    width: u32,
+    rows: u32,
+) -> Result<Vec<u8>, ImageError> {
+    if expected > MAX_CHUNK_BYTES {
+        return Err(ImageError::TooLarge("tiff: strip or tile too large".into()));
+    }
+    let mut raw = raw_bytes(source, layout, index)?;
+    if layout.reversed_bits {
+        raw.iter_mut().for_each(|b| *b = b.reverse_bits());
+    }
+    let white_bit = layout.photometric != Photometric::WhiteIsZero;
+    decompress(
+        layout.compression,
+        &raw,
+        expected as usize,
+        width,
+        rows,
+        white_bit,
+    )
 }
 
 /// Rows stored in chunks of row `cy`: strips end at the image's bottom, tiles are always full.
