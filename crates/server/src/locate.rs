@@ -1,7 +1,7 @@
 //! Which object answers an identifier, without reading it: its cache group and version. Shared by the
 //! image routes, the admin purge endpoint and `tessera cache purge`.
 
-use crate::cache::{group_of, hash_hex, SourceVersion};
+use crate::cache::{group_of, hash_u64, SourceVersion};
 use tessera_source::{ObjectVersion, SourceError, Sources};
 
 /// The cache group and version of the first of `identifier`'s candidates that exists. Blocking: a
@@ -67,7 +67,7 @@ fn with_alternates(
     if alternates.is_empty() {
         return first;
     }
-    let mut text = format!("{}", first.tag);
+    let mut text = first.tag.to_string();
     let mut mtime_ns = first.mtime_ns;
     for (i, alternate) in alternates.iter().enumerate() {
         match alternate {
@@ -79,11 +79,10 @@ fn with_alternates(
             Err(e) => text.push_str(&format!("\n{i}:unknown:{e}")),
         }
     }
-    let hex = hash_hex(text.as_bytes());
     SourceVersion {
         mtime_ns,
         size: first.size,
-        tag: u64::from_str_radix(hex.get(..16).unwrap_or("0"), 16).unwrap_or(0),
+        tag: hash_u64(text.as_bytes()),
     }
 }
 

@@ -16,11 +16,10 @@ pub struct SourceVersion {
 
 impl From<&tessera_source::ObjectVersion> for SourceVersion {
     fn from(v: &tessera_source::ObjectVersion) -> Self {
-        let hex = hash_hex(v.tag.as_bytes());
         Self {
             mtime_ns: v.modified_ns,
             size: v.size,
-            tag: u64::from_str_radix(hex.get(..16).unwrap_or("0"), 16).unwrap_or(0),
+            tag: hash_u64(v.tag.as_bytes()),
         }
     }
 }
@@ -85,6 +84,12 @@ pub fn hash_hex(bytes: &[u8]) -> String {
     }
     b ^= a.rotate_left(29);
     format!("{a:016x}{b:016x}")
+}
+
+/// The first 64 bits of [`hash_hex`], for a version tag.
+pub fn hash_u64(bytes: &[u8]) -> u64 {
+    let hex = hash_hex(bytes);
+    u64::from_str_radix(hex.get(..16).unwrap_or("0"), 16).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod key;
 pub mod lru;
 mod memory;
 
-pub use key::{group_of, hash_hex, CacheKey, SourceVersion};
+pub use key::{group_of, hash_hex, hash_u64, CacheKey, SourceVersion};
 
 use crate::config::CacheConfig;
 use crate::metrics::Metrics;
