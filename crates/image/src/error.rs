@@ -22,6 +22,10 @@ pub enum ImageError {
     /// Reading the source failed.
     #[error("reading source: {0}")]
     Io(#[from] std::io::Error),
+    /// The work was abandoned before it finished: its request timed out or every client waiting
+    /// for it went away ([`crate::cancel`]).
+    #[error("the work was abandoned: its time was up or its clients went away")]
+    Cancelled,
     /// Encoding the output failed.
     #[error("encoding {format}: {message}")]
     Encode {

@@ -4,6 +4,7 @@
 //! This crate knows nothing of HTTP or of where bytes come from beyond the
 //! [`tessera_source::RandomAccess`] trait that readers take.
 
+pub mod cancel;
 pub mod colour;
 pub mod encode;
 mod error;

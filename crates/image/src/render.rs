@@ -2,6 +2,7 @@
 
 use tessera_iiif::{OutputFormat, Plan, Quality};
 
+use crate::cancel::check;
 pub use crate::encode::EncodeOptions;
 use crate::transform::{orient, quality, resize};
 use crate::{ImageError, ImageReader};
@@ -23,16 +24,21 @@ pub fn render(
             return Ok(stored);
         }
     }
+    // Each stage starts only while someone still wants the answer (see `crate::cancel`).
     let mut raster = reader.read(plan.region, plan.size)?;
+    check()?;
     raster = resize::resize(raster, plan.size.width, plan.size.height)?;
+    check()?;
     if plan.mirror {
         raster = orient::mirror(raster);
     }
     raster = orient::rotate(raster, plan.rotation)?;
+    check()?;
     raster = match plan.quality {
         Quality::Default | Quality::Color => raster,
         Quality::Gray => quality::to_gray(raster),
         Quality::Bitonal => quality::to_bitonal(raster),
     };
+    check()?;
     crate::encode::encode(&raster, plan.format, options)
 }

@@ -1,37 +1,99 @@
 //! Stampede protection: identical concurrent work runs once; later callers wait for its result.
+//! The work is abandoned as soon as nobody waits for it any more (every caller timed out or hung
+//! up): its [`CancelToken`] is cancelled, so blocking decodes stop at their next check, and its task
+//! is aborted, so a render still queued for admission leaves the queue at once.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
+use tessera_image::cancel::CancelToken;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 
 /// In-flight computations by key.
 #[derive(Debug)]
 pub struct Coalescer<K, T> {
-    inflight: Arc<Mutex<HashMap<K, watch::Receiver<Option<T>>>>>,
+    inflight: Arc<Mutex<Flights<K, T>>>,
+}
+
+/// The in-flight map and the number the next flight gets.
+#[derive(Debug)]
+struct Flights<K, T> {
+    by_key: HashMap<K, Flight<T>>,
+    next_id: u64,
+}
+
+/// One computation in flight: where its result appears, who still waits for it, how to stop it.
+#[derive(Debug)]
+struct Flight<T> {
+    id: u64,
+    result: watch::Receiver<Option<T>>,
+    waiting: usize,
+    token: CancelToken,
+    task: Option<AbortHandle>,
 }
 
 impl<K, T> Default for Coalescer<K, T> {
     fn default() -> Self {
         Self {
-            inflight: Arc::new(Mutex::new(HashMap::new())),
+            inflight: Arc::new(Mutex::new(Flights {
+                by_key: HashMap::new(),
+                next_id: 0,
+            })),
         }
     }
 }
 
-/// Removes the in-flight entry when the work ends, even by panic.
+/// Removes the in-flight entry when the work ends, even by panic or abort (only its own entry: a
+/// newer flight of the same key, started after this one was abandoned, stays).
 struct Done<K: Hash + Eq, T> {
-    inflight: Arc<Mutex<HashMap<K, watch::Receiver<Option<T>>>>>,
+    inflight: Arc<Mutex<Flights<K, T>>>,
     key: K,
+    id: u64,
 }
 
 impl<K: Hash + Eq, T> Drop for Done<K, T> {
     fn drop(&mut self) {
-        self.inflight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.key);
+        let mut flights = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        if flights
+            .by_key
+            .get(&self.key)
+            .is_some_and(|f| f.id == self.id)
+        {
+            flights.by_key.remove(&self.key);
+        }
+    }
+}
+
+/// One caller's interest in a flight; the last one to leave before the result abandons the work.
+struct Waiter<K: Hash + Eq, T> {
+    inflight: Arc<Mutex<Flights<K, T>>>,
+    key: K,
+    id: u64,
+}
+
+impl<K: Hash + Eq, T> Drop for Waiter<K, T> {
+    fn drop(&mut self) {
+        let mut flights = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(flight) = flights
+            .by_key
+            .get_mut(&self.key)
+            .filter(|f| f.id == self.id)
+        else {
+            // The work has finished (its entry is gone): nothing to abandon.
+            return;
+        };
+        flight.waiting = flight.waiting.saturating_sub(1);
+        if flight.waiting > 0 {
+            return;
+        }
+        if let Some(abandoned) = flights.by_key.remove(&self.key) {
+            abandoned.token.cancel();
+            if let Some(task) = abandoned.task {
+                task.abort();
+            }
+        }
     }
 }
 
@@ -50,32 +112,59 @@ where
     T: Clone + Send + Sync + 'static,
 {
     /// Run `work` for `key` unless the same key is already running, in which case wait for that
-    /// result. The work runs in its own task, so a caller that goes away (a closed connection, a
-    /// timeout) does not cancel it for the others. `None` if the work panicked.
+    /// result. The work runs in its own task, so one caller that goes away (a closed connection, a
+    /// timeout) does not cancel it for the others; when the last one goes, the work is cancelled
+    /// through the token it was given, and its task aborted. `None` if the work panicked.
     pub async fn run<F, Fut>(&self, key: K, work: F) -> (Option<T>, Role)
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(CancelToken) -> Fut,
         Fut: Future<Output = T> + Send + 'static,
     {
-        let (mut rx, role) = {
-            let mut map = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-            match map.get(&key) {
-                Some(rx) => (rx.clone(), Role::Follower),
-                None => {
-                    let (tx, rx) = watch::channel(None);
-                    map.insert(key.clone(), rx.clone());
-                    let done = Done {
+        let (mut rx, role, waiter) = {
+            let mut flights = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+            match flights.by_key.get_mut(&key) {
+                Some(flight) => {
+                    flight.waiting += 1;
+                    let waiter = Waiter {
                         inflight: Arc::clone(&self.inflight),
                         key,
+                        id: flight.id,
                     };
-                    let fut = work();
-                    tokio::spawn(async move {
+                    (flight.result.clone(), Role::Follower, waiter)
+                }
+                None => {
+                    let id = flights.next_id;
+                    flights.next_id += 1;
+                    let (tx, rx) = watch::channel(None);
+                    let token = CancelToken::new();
+                    let done = Done {
+                        inflight: Arc::clone(&self.inflight),
+                        key: key.clone(),
+                        id,
+                    };
+                    let fut = work(token.clone());
+                    let task = tokio::spawn(async move {
                         let value = fut.await;
                         // Forget the key before publishing: callers after this point find the cache.
                         drop(done);
                         let _ = tx.send(Some(value));
                     });
-                    (rx, Role::Leader)
+                    flights.by_key.insert(
+                        key.clone(),
+                        Flight {
+                            id,
+                            result: rx.clone(),
+                            waiting: 1,
+                            token,
+                            task: Some(task.abort_handle()),
+                        },
+                    );
+                    let waiter = Waiter {
+                        inflight: Arc::clone(&self.inflight),
+                        key,
+                        id,
+                    };
+                    (rx, Role::Leader, waiter)
                 }
             }
         };
@@ -84,6 +173,7 @@ where
             .await
             .ok()
             .and_then(|v| v.clone());
+        drop(waiter);
         (value, role)
     }
 }
@@ -103,7 +193,7 @@ mod tests {
             let (c, runs, gate) = (Arc::clone(&c), Arc::clone(&runs), Arc::clone(&gate));
             tasks.push(tokio::spawn(async move {
                 gate.wait().await;
-                c.run("k".to_string(), || async move {
+                c.run("k".to_string(), |_| async move {
                     runs.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     7
@@ -120,7 +210,83 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(followers, 49);
         // Finished work is forgotten: the next call runs again.
-        let (v, role) = c.run("k".to_string(), || async { 8 }).await;
+        let (v, role) = c.run("k".to_string(), |_| async { 8 }).await;
         assert_eq!((v, role), (Some(8), Role::Leader));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_nobody_waits_for_is_cancelled_and_aborted() {
+        let c = Arc::new(Coalescer::<String, u32>::default());
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let blocking_stopped = Arc::new(AtomicUsize::new(0));
+        let stopped = Arc::clone(&blocking_stopped);
+        let caller = {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move {
+                c.run("k".to_string(), move |token| async move {
+                    let worker = token.clone();
+                    // Blocking work that checks its token, as a decode does.
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let _ = seen_tx.send(());
+                        while !worker.is_cancelled() {
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
+                        stopped.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .await;
+                    // Never reached: the task is aborted while it waits above.
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    1
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || seen_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        caller.abort();
+        let _ = caller.await;
+        let started = std::time::Instant::now();
+        while blocking_stopped.load(Ordering::SeqCst) == 0 {
+            assert!(
+                started.elapsed().as_secs() < 5,
+                "the blocking work was not cancelled"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // The abandoned key is free again.
+        let (v, role) = c.run("k".to_string(), |_| async { 2 }).await;
+        assert_eq!((v, role), (Some(2), Role::Leader));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_goes_on_while_one_caller_still_waits() {
+        let c = Arc::new(Coalescer::<String, u32>::default());
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        let leader = {
+            let (c, gate, cancelled) = (Arc::clone(&c), Arc::clone(&gate), Arc::clone(&cancelled));
+            tokio::spawn(async move {
+                c.run("k".to_string(), move |token| async move {
+                    gate.notified().await;
+                    cancelled.fetch_add(usize::from(token.is_cancelled()), Ordering::SeqCst);
+                    5
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let follower = {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move { c.run("k".to_string(), |_| async { 9 }).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        leader.abort();
+        let _ = leader.await;
+        gate.notify_one();
+        let (v, role) = follower.await.unwrap();
+        assert_eq!((v, role), (Some(5), Role::Follower));
+        assert_eq!(cancelled.load(Ordering::SeqCst), 0);
     }
 }

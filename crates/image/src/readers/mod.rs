@@ -195,6 +195,8 @@ fn check_read_budget(format: &str, rect: Rect, max_pixels: u64) -> Result<(), Im
 fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => result,
+        // A decoder stopped by its cancellation hook, not a broken file.
+        Err(_) if crate::cancel::cancelled() => Err(ImageError::Cancelled),
         Err(payload) => {
             let message = payload
                 .downcast_ref::<String>()

@@ -166,6 +166,7 @@ fn decode_pixels(
         (region.x + region.w) as usize * channels * bytes,
     );
     for y in 0..region.y + region.h {
+        crate::cancel::check()?;
         let row = reader
             .next_row()
             .map_err(err)?

@@ -1,9 +1,17 @@
 //! Resampling a raster to an exact size with a Lanczos3 filter (fast_image_resize).
 
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{CroppedImageMut, Image};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 use crate::{ImageError, PixelLayout, Raster};
+
+/// Output pixels made between two cancellation checks (one band; tiles and thumbnails are one).
+const BAND_PIXELS: u32 = 4 << 20;
+
+/// Output rows per band for a `width × height` output.
+fn band_rows(width: u32, height: u32) -> u32 {
+    (BAND_PIXELS / width.max(1)).clamp(16, height.max(16))
+}
 
 /// `raster` resampled to exactly `width × height`; returned unchanged when the size already matches.
 pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageError> {
@@ -29,9 +37,29 @@ pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageEr
     let out = Raster::new(width, height, layout)?;
     let mut dst = Image::from_vec_u8(width, height, out.data, pixel_type).map_err(|e| fail(&e))?;
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .map_err(|e| fail(&e))?;
+    let mut resizer = Resizer::new();
+    let rows = band_rows(width, height);
+    if rows >= height {
+        resizer
+            .resize(&src, &mut dst, &options)
+            .map_err(|e| fail(&e))?;
+    } else {
+        // A large output is made in bands of rows, each from the source rows it maps to (the
+        // filter still reads the rows around them), so a cancelled render stops between bands.
+        // The coefficients are those of the whole resize, up to rounding of the band's offset.
+        let scale = f64::from(src.height()) / f64::from(height);
+        let src_w = f64::from(src.width());
+        for y0 in (0..height).step_by(rows as usize) {
+            crate::cancel::check()?;
+            let n = rows.min(height - y0);
+            let band_options =
+                options.crop(0.0, f64::from(y0) * scale, src_w, f64::from(n) * scale);
+            let mut band = CroppedImageMut::new(&mut dst, 0, y0, width, n).map_err(|e| fail(&e))?;
+            resizer
+                .resize(&src, &mut band, &band_options)
+                .map_err(|e| fail(&e))?;
+        }
+    }
     Ok(Raster {
         width,
         height,
@@ -50,5 +78,52 @@ mod tests {
         let out = resize(r, 7, 3).unwrap();
         assert_eq!((out.width, out.height, out.data.len()), (7, 3, 63));
         assert!(out.data.iter().all(|&v| v == 200));
+    }
+
+    /// A smooth but varied test pattern.
+    fn pattern(w: u32, h: u32) -> Raster {
+        let mut data = Vec::with_capacity((w * h * 3) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                data.extend_from_slice(&[
+                    (x * 255 / w) as u8,
+                    (y * 255 / h) as u8,
+                    ((x * 7 + y * 13) % 256) as u8,
+                ]);
+            }
+        }
+        Raster::from_data(w, h, PixelLayout::Rgb8, data).unwrap()
+    }
+
+    #[test]
+    fn banded_resizes_equal_the_whole_resize() {
+        // Up and down, with outputs large enough to be made in several bands.
+        for (sw, sh, dw, dh) in [(800, 700, 2600, 2300), (3000, 2900, 2100, 2050)] {
+            assert!(band_rows(dw, dh) < dh);
+            let src = pattern(sw, sh);
+            let banded = resize(src.clone(), dw, dh).unwrap();
+            let pixel_type = PixelType::U8x3;
+            let from = Image::from_vec_u8(sw, sh, src.data, pixel_type).unwrap();
+            let mut whole = Image::new(dw, dh, pixel_type);
+            let options =
+                ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+            Resizer::new().resize(&from, &mut whole, &options).unwrap();
+            let whole = whole.into_vec();
+            let off = banded
+                .data
+                .iter()
+                .zip(&whole)
+                .filter(|(a, b)| a.abs_diff(**b) > 1)
+                .count();
+            assert_eq!(off, 0, "{sw}x{sh} -> {dw}x{dh}");
+        }
+    }
+
+    #[test]
+    fn a_cancelled_resize_stops() {
+        let token = crate::cancel::CancelToken::new();
+        token.cancel();
+        let result = token.run(|| resize(pattern(100, 100), 3000, 3000));
+        assert!(matches!(result, Err(ImageError::Cancelled)));
     }
 }

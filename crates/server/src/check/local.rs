@@ -18,7 +18,7 @@ struct Failure {
 
 impl From<ImageError> for Failure {
     fn from(e: ImageError) -> Self {
-        let undecodable = !matches!(e, ImageError::Io(_));
+        let undecodable = !matches!(e, ImageError::Io(_) | ImageError::Cancelled);
         Self {
             cause: cause(&e),
             message: e.to_string(),
@@ -103,6 +103,7 @@ pub fn cause(e: &ImageError) -> String {
         ImageError::OverBudget(_) => "over budget",
         ImageError::Io(_) => return "io".into(),
         ImageError::Encode { .. } => return "encode".into(),
+        ImageError::Cancelled => return "cancelled".into(),
     };
     let message = match e {
         ImageError::Unsupported(m)

@@ -120,6 +120,10 @@ impl From<SourceError> for ApiError {
 
 impl From<ImageError> for ApiError {
     fn from(e: ImageError) -> Self {
+        if matches!(e, ImageError::Cancelled) {
+            // Only a client that timed out can still be listening: ask it to come back.
+            return ApiError::unavailable(e.to_string(), RETRY_AFTER_SECS);
+        }
         let status = match e {
             ImageError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             // The image is fine; this request asks for more decoding than the server allows.
@@ -128,7 +132,8 @@ impl From<ImageError> for ApiError {
             | ImageError::Corrupt(_)
             | ImageError::TooLarge(_)
             | ImageError::Io(_)
-            | ImageError::Encode { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            | ImageError::Encode { .. }
+            | ImageError::Cancelled => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tessera_iiif::info::{default_sizes, default_tiles, level_sizes, native_tiles, within_budget};
 use tessera_iiif::{plan, Dimensions, IiifPath, ImageRequest, ImageService, Plan, Target};
+use tessera_image::cancel::CancelToken;
 use tessera_image::{choose_level, Storage};
 
 /// Sizes smaller than this (long side) are not listed in `info.json`.
@@ -103,12 +104,15 @@ async fn dimensions(
     );
     let (result, role) = state
         .headers
-        .run(key, move || async move {
+        .run(key, move |cancel| async move {
             let worker = Arc::clone(&st);
+            let cancel = cancel.with_deadline(Instant::now() + st.request_timeout);
             let d = blocking(move || {
-                with_image(&worker, &id, |r| {
-                    let h = r.header();
-                    Ok((Dimensions::new(h.width, h.height), r.storage()))
+                cancel.run(|| {
+                    with_image(&worker, &id, |r| {
+                        let h = r.header();
+                        Ok((Dimensions::new(h.width, h.height), r.storage()))
+                    })
                 })
             })
             .await?;
@@ -241,8 +245,8 @@ async fn image(
             let identifier = source.identifier.clone();
             let (result, role) = state
                 .renders
-                .run(key.text.clone(), move || {
-                    render(worker, identifier, plan, decoded.area(), key)
+                .run(key.text.clone(), move |cancel| {
+                    render(worker, identifier, plan, decoded.area(), key, cancel)
                 })
                 .await;
             let entry = result.unwrap_or_else(|| Err(worker_died()))?;
@@ -267,13 +271,16 @@ async fn image(
 }
 
 /// Render `plan` from the image `identifier` names if admission allows (counting the `decoded`
-/// pixels read from the source plus the output's), and cache the result.
+/// pixels read from the source plus the output's), and cache the result. The decode stops at its
+/// next check once `cancel` is cancelled (nobody waits any more) or the request time limit has
+/// passed, and its admission permit is returned with it.
 async fn render(
     state: Arc<AppState>,
     identifier: String,
     plan: Plan,
     decoded: u64,
     key: CacheKey,
+    cancel: CancelToken,
 ) -> Result<Arc<Entry>, ApiError> {
     let pixels = decoded + plan.size.area();
     let permit = state.admission.admit(pixels).await.map_err(|refused| {
@@ -287,16 +294,21 @@ async fn render(
         body: Bytes::new(),
     };
     let worker = Arc::clone(&state);
-    state.metrics.decodes_in_flight(1);
+    let in_flight = DecodeInFlight::new(&state.metrics);
     let started = Instant::now();
+    // However the waiting ends, the work itself never outlives the request time limit.
+    let cancel = cancel.with_deadline(started + state.request_timeout);
     let result = blocking(move || {
+        // Both are returned when the work stops, also when its task was aborted meanwhile.
         let _permit = permit;
-        with_image(&worker, &identifier, |reader| {
-            Ok(tessera_image::render(reader, &plan, &worker.encode)?)
+        let _in_flight = in_flight;
+        cancel.run(|| {
+            with_image(&worker, &identifier, |reader| {
+                Ok(tessera_image::render(reader, &plan, &worker.encode)?)
+            })
         })
     })
     .await;
-    state.metrics.decodes_in_flight(-1);
     state.metrics.decode(format, started.elapsed());
     let entry = Arc::new(Entry {
         body: Bytes::from(result?),
@@ -304,6 +316,22 @@ async fn render(
     });
     state.caches.put(&key, Arc::clone(&entry)).await;
     Ok(entry)
+}
+
+/// Counts a decode in `tessera_decodes_in_flight` for as long as it lives.
+struct DecodeInFlight(Arc<crate::metrics::Metrics>);
+
+impl DecodeInFlight {
+    fn new(metrics: &Arc<crate::metrics::Metrics>) -> Self {
+        metrics.decodes_in_flight(1);
+        Self(Arc::clone(metrics))
+    }
+}
+
+impl Drop for DecodeInFlight {
+    fn drop(&mut self) {
+        self.0.decodes_in_flight(-1);
+    }
 }
 
 fn worker_died() -> ApiError {

@@ -5,9 +5,9 @@ use std::marker::PhantomData;
 use std::os::raw::c_ulong;
 
 use mozjpeg_sys::{
-    jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct, jpeg_destroy_decompress,
-    jpeg_error_mgr, jpeg_mem_src, jpeg_read_header, jpeg_read_scanlines, jpeg_skip_scanlines,
-    jpeg_start_decompress, JDIMENSION, J_COLOR_SPACE,
+    jpeg_common_struct, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct,
+    jpeg_destroy_decompress, jpeg_error_mgr, jpeg_mem_src, jpeg_progress_mgr, jpeg_read_header,
+    jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress, JDIMENSION, J_COLOR_SPACE,
 };
 
 use super::errors::strict_error_manager;
@@ -22,6 +22,8 @@ pub(super) struct Decoder<'a> {
     cinfo: Box<jpeg_decompress_struct>,
     /// Referenced by `cinfo.common.err`; boxed for a fixed address and dropped after it.
     _err: Box<jpeg_error_mgr>,
+    /// Referenced by `cinfo.common.progress`: stops a cancelled decode between rows and scans.
+    _progress: Box<jpeg_progress_mgr>,
     /// libjpeg reads `data` through `jpeg_mem_src` until the decoder is dropped.
     _data: PhantomData<&'a [u8]>,
 }
@@ -39,12 +41,17 @@ impl<'a> Decoder<'a> {
         // valid (null pointers, `None` callbacks); jpeg_create_decompress initialises it.
         let mut cinfo: Box<jpeg_decompress_struct> = Box::new(unsafe { std::mem::zeroed() });
         cinfo.common.err = &mut *err;
+        // SAFETY: a plain C struct of a callback and counters; all-zero is its initial state.
+        let mut progress: Box<jpeg_progress_mgr> = Box::new(unsafe { std::mem::zeroed() });
+        progress.progress_monitor = Some(stop_if_cancelled);
         // SAFETY: `cinfo` is zeroed with its error manager set, as jpeg_CreateDecompress
         // requires; both live in boxes owned by the returned Decoder.
         unsafe { jpeg_create_decompress(&mut *cinfo) };
+        cinfo.common.progress = &mut *progress;
         let mut dec = Self {
             cinfo,
             _err: err,
+            _progress: progress,
             _data: PhantomData,
         };
         // SAFETY: `data` outlives the decoder (lifetime 'a) and is `len` bytes long; the
@@ -128,6 +135,15 @@ impl<'a> Decoder<'a> {
             return Err(ImageError::Corrupt("jpeg: no scanline".into()));
         }
         Ok(())
+    }
+}
+
+/// libjpeg's progress hook, called between rows and, for progressive and multi-scan files, while
+/// the scans are absorbed: unwinds (caught by `guard`, which reports the cancellation) once the
+/// work has been cancelled.
+extern "C-unwind" fn stop_if_cancelled(_cinfo: &mut jpeg_common_struct) {
+    if crate::cancel::cancelled() {
+        std::panic::resume_unwind(Box::new("cancelled"));
     }
 }
 

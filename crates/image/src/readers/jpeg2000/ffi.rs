@@ -314,6 +314,9 @@ impl Decoder {
 }
 
 fn opj_error(messages: &Messages, io: Option<std::io::Error>, doing: &str) -> ImageError {
+    if crate::cancel::cancelled() {
+        return ImageError::Cancelled;
+    }
     if let Some(e) = io {
         return ImageError::Io(e);
     }
@@ -441,7 +444,8 @@ unsafe extern "C" fn read(buffer: *mut c_void, n: usize, data: *mut c_void) -> u
         let state = unsafe { &mut *(data as *mut StreamState) };
         let available = state.len.saturating_sub(state.pos);
         let n = usize::try_from(available).unwrap_or(usize::MAX).min(n);
-        if n == 0 || buffer.is_null() {
+        // A cancelled decode sees the end of its stream and stops before the next tile.
+        if n == 0 || buffer.is_null() || crate::cancel::cancelled() {
             return usize::MAX;
         }
         // SAFETY: OpenJPEG passes a buffer of at least the `n` bytes it asked for (we ask for no more).

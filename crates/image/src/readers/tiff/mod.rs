@@ -207,6 +207,7 @@ fn decode(
         band.clear();
         band.resize((band_y1 - band_y0) as usize * stride, 0);
         for cx in region.x / cw..=(rx1 - 1) / cw {
+            crate::cancel::check()?;
             let chunk = read_chunk(source, layout, cx, cy, scale)?;
             let x0 = cx * cw;
             // A chunk that decodes smaller than the part of the image it covers would leave
