@@ -109,7 +109,12 @@ def test_sigterm_drains_finishes_in_flight_work_and_exits(big_root, tmp_path):
 
 
 def test_overload_is_refused_with_retry_after_and_memory_stays_bounded(big_root, tmp_path):
-    s = start(big_root, tmp_path, "[limits]\nmax_concurrent_decodes = 2\nmax_queued_decodes = 1\nqueue_timeout_secs = 0.5\n")
+    # One client sends them all: lift its share of large renders so that the queue is what refuses.
+    s = start(
+        big_root,
+        tmp_path,
+        "[limits]\nmax_concurrent_decodes = 2\nmax_queued_decodes = 1\nqueue_timeout_secs = 0.5\nlarge_renders_per_client = 16\n",
+    )
     try:
         results = []
         lock = threading.Lock()
@@ -148,7 +153,11 @@ def test_overload_is_refused_with_retry_after_and_memory_stays_bounded(big_root,
 
 
 def test_pixel_budget_refuses_concurrent_big_renders(big_root, tmp_path):
-    s = start(big_root, tmp_path, "[limits]\nmax_pixels_in_flight = 20000000\nqueue_timeout_secs = 0.1\n")
+    s = start(
+        big_root,
+        tmp_path,
+        "[limits]\nmax_pixels_in_flight = 20000000\nqueue_timeout_secs = 0.1\nlarge_renders_per_client = 8\n",
+    )
     try:
         first = {}
         t = threading.Thread(target=lambda: first.update(r=s.client.get("/iiif/3/big/full/max/45/default.png", timeout=120)))

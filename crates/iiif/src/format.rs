@@ -50,6 +50,17 @@ impl OutputFormat {
         }
     }
 
+    /// The widest and tallest image this format's encoder can write: 16,383 for WebP (libwebp),
+    /// 65,535 for JPEG and GIF (16-bit sides), 2^31 - 1 for PNG, 2^32 - 1 for TIFF.
+    pub fn max_side(&self) -> u32 {
+        match self {
+            OutputFormat::Webp => 16_383,
+            OutputFormat::Jpg | OutputFormat::Gif => 65_535,
+            OutputFormat::Png => 0x7fff_ffff,
+            OutputFormat::Tif => u32::MAX,
+        }
+    }
+
     /// Whether the format can carry transparency (rotation backgrounds are transparent there).
     pub fn has_alpha(&self) -> bool {
         !matches!(self, OutputFormat::Jpg)

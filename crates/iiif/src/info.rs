@@ -445,8 +445,11 @@ mod tests {
         };
         let v = svc.to_json(ApiVersion::V2);
         assert_eq!(v["@id"], "http://x/iiif/2/a");
-        // Upscaling is offered, so a maximum is advertised even when none is configured.
-        assert_eq!(v["profile"][1]["maxWidth"], 40);
+        // Upscaling is offered, so a maximum is advertised even when none is configured: the image's
+        // own size (what `max` gives) and the default maxArea.
+        assert_eq!(v["profile"][1]["maxWidth"], 10);
+        assert_eq!(v["profile"][1]["maxHeight"], 10);
+        assert_eq!(v["profile"][1]["maxArea"], crate::DEFAULT_MAX_AREA);
         assert_eq!(v["profile"][0], "http://iiif.io/api/image/2/level2.json");
         assert!(v["profile"][1]["supports"]
             .as_array()

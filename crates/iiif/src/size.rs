@@ -84,10 +84,14 @@ impl Size {
         Ok(Size { upscale, kind })
     }
 
-    /// The output size for a region of `region` pixels, under `limits`, as `version` defines it.
+    /// The output size for a region of `region` pixels of an image of `image` size, under `limits`,
+    /// as `version` defines it. `max` and `^max` fill the image's advertised maximum
+    /// ([`Limits::advertised_box`] and `maxArea`); every form upscales at most `max_scale` times the
+    /// region and never beyond the configured `maxWidth`, `maxHeight`, `maxArea`.
     pub fn resolve(
         &self,
         region: Dimensions,
+        image: Dimensions,
         version: ApiVersion,
         limits: &Limits,
     ) -> Result<Dimensions, RequestError> {
@@ -95,15 +99,8 @@ impl Size {
         // 2.1 allows upscaling everywhere (sizeAboveFull); 3.0 only with `^`.
         let may_upscale = self.upscale || version == ApiVersion::V2;
         let out = match self.kind {
-            SizeKind::Max if self.upscale => {
-                let s = if limits.is_bounded() {
-                    limits.fit_scale(region).min(limits.max_scale)
-                } else {
-                    1.0
-                };
-                scale(region, s)
-            }
-            SizeKind::Max => scale(region, limits.fit_scale(region).min(1.0)),
+            SizeKind::Max if self.upscale => scale(region, limits.max_scale_for(region, image)),
+            SizeKind::Max => scale(region, limits.max_scale_for(region, image).min(1.0)),
             SizeKind::Full => region,
             SizeKind::Width(w) => Dimensions::new(w, round(f64::from(w) * rh / rw)),
             SizeKind::Height(h) => Dimensions::new(round(f64::from(h) * rw / rh), h),
@@ -134,22 +131,38 @@ impl Size {
                 region.width, region.height
             )));
         }
-        if upscaled
-            && (f64::from(out.width) > rw * limits.max_scale.max(1.0) + 0.5
-                || f64::from(out.height) > rh * limits.max_scale.max(1.0) + 0.5)
-        {
+        if upscaled && !limits.allows_upscale(out, region) {
             return Err(RequestError::bounds(format!(
-                "size {self} upscales the region more than the server's limit of {}x",
+                "size {self} upscales the {}x{} region to {}x{}, more than the server's limit of {}x",
+                region.width,
+                region.height,
+                out.width,
+                out.height,
                 format_decimal(limits.max_scale)
             )));
         }
         if !limits.allows(out) {
-            return Err(RequestError::bounds(format!(
-                "size {}x{} exceeds the server's maxWidth/maxHeight/maxArea",
-                out.width, out.height
-            )));
+            return Err(RequestError::bounds(over_limits(out, limits)));
         }
         Ok(out)
+    }
+}
+
+/// Why `out` is over the configured limits, naming the limit it breaks.
+fn over_limits(out: Dimensions, limits: &Limits) -> String {
+    let size = format!("size {}x{}", out.width, out.height);
+    if let Some(m) = limits.max_area.filter(|&m| out.area() > m) {
+        return format!(
+            "{size} is {} pixels, over the server's maxArea of {m}",
+            out.area()
+        );
+    }
+    if let Some(m) = limits.max_width.filter(|&m| out.width > m) {
+        return format!("{size} is wider than the server's maxWidth of {m}");
+    }
+    match limits.effective_max_height() {
+        Some(m) => format!("{size} is taller than the server's maxHeight of {m}"),
+        None => format!("{size} exceeds the server's limits"),
     }
 }
 
@@ -209,11 +222,11 @@ mod tests {
     const REGION: Dimensions = Dimensions::new(1000, 500);
 
     fn v3(s: &str) -> Result<Dimensions, RequestError> {
-        Size::parse(s, ApiVersion::V3)?.resolve(REGION, ApiVersion::V3, &Limits::default())
+        Size::parse(s, ApiVersion::V3)?.resolve(REGION, REGION, ApiVersion::V3, &Limits::default())
     }
 
     fn v2(s: &str) -> Result<Dimensions, RequestError> {
-        Size::parse(s, ApiVersion::V2)?.resolve(REGION, ApiVersion::V2, &Limits::default())
+        Size::parse(s, ApiVersion::V2)?.resolve(REGION, REGION, ApiVersion::V2, &Limits::default())
     }
 
     fn d(w: u32, h: u32) -> Result<Dimensions, RequestError> {
@@ -268,7 +281,9 @@ mod tests {
             max_area: Some(400 * 150),
             ..Limits::default()
         };
-        let r = |s: &str| Size::parse(s, ApiVersion::V3)?.resolve(REGION, ApiVersion::V3, &limits);
+        let r = |s: &str| {
+            Size::parse(s, ApiVersion::V3)?.resolve(REGION, REGION, ApiVersion::V3, &limits)
+        };
         let max = r("max").unwrap();
         assert!(max.width <= 400 && max.area() <= 400 * 150, "{max:?}");
         assert!(r("500,").is_err());
@@ -286,6 +301,7 @@ mod tests {
     fn sizes_under_a_pixel_are_refused() {
         let thin = Dimensions::new(10000, 10);
         let r = Size::parse("100,", ApiVersion::V3).unwrap().resolve(
+            thin,
             thin,
             ApiVersion::V3,
             &Limits::default(),

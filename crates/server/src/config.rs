@@ -156,7 +156,7 @@ pub struct LimitsConfig {
     pub max_width: Option<u32>,
     /// `maxHeight`: tallest output allowed.
     pub max_height: Option<u32>,
-    /// `maxArea`: most output pixels allowed.
+    /// `maxArea`: most output pixels allowed (default 4096 x 4096; 0 turns the limit off).
     pub max_area: Option<u64>,
     /// Upscaling limit, per side, relative to the region.
     pub max_scale: f64,
@@ -168,6 +168,9 @@ pub struct LimitsConfig {
     pub max_pixels_in_flight: u64,
     /// Renders of more pixels than this are "large" and may use only half the render slots.
     pub large_request_pixels: u64,
+    /// Large renders one client address may have running or waiting at once; beyond it: 503 at once.
+    /// 0 means half the large-render slots (a quarter of all slots), at least 1.
+    pub large_renders_per_client: usize,
     /// Renders that may wait for a slot; 0 means four times the slots. Beyond it: 503.
     pub max_queued_decodes: usize,
     /// Longest wait for a slot, in seconds; then 503.
@@ -181,12 +184,13 @@ impl Default for LimitsConfig {
         Self {
             max_width: None,
             max_height: None,
-            max_area: None,
+            max_area: Some(tessera_iiif::DEFAULT_MAX_AREA),
             max_scale: 4.0,
             max_source_pixels: 400_000_000,
             max_concurrent_decodes: 0,
             max_pixels_in_flight: 400_000_000,
             large_request_pixels: 4_000_000,
+            large_renders_per_client: 0,
             max_queued_decodes: 0,
             queue_timeout_secs: 5.0,
             request_timeout_secs: 60.0,
@@ -463,7 +467,7 @@ impl Config {
         tessera_iiif::Limits {
             max_width: self.limits.max_width,
             max_height: self.limits.max_height,
-            max_area: self.limits.max_area,
+            max_area: self.limits.max_area.filter(|&a| a > 0),
             max_scale: self.limits.max_scale,
         }
     }
@@ -694,5 +698,25 @@ alternates = ["articles/$1/$2.jpg"]
             env(&[("TESSERA_BIN", "x"), ("TESSERA_LOG", "debug")])
         )
         .is_ok());
+    }
+
+    #[test]
+    fn the_output_area_is_limited_by_default_and_zero_turns_it_off() {
+        let config = Config::load(&ServeArgs::default(), env(&[])).unwrap();
+        assert_eq!(
+            config.iiif_limits().max_area,
+            Some(tessera_iiif::DEFAULT_MAX_AREA)
+        );
+        assert_eq!(config.limits.large_renders_per_client, 0);
+        let config = Config::load(
+            &ServeArgs::default(),
+            env(&[
+                ("TESSERA_LIMITS_MAX_AREA", "0"),
+                ("TESSERA_LIMITS_LARGE_RENDERS_PER_CLIENT", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.iiif_limits().max_area, None);
+        assert_eq!(config.limits.large_renders_per_client, 3);
     }
 }

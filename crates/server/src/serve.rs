@@ -53,11 +53,15 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             let _ = stop_tx.send(true);
         });
         let mut stop = stop_rx.clone();
-        let server = axum::serve(listener, crate::http::router(Arc::clone(&state)))
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .into_future();
+        let server = axum::serve(
+            listener,
+            crate::http::router(Arc::clone(&state))
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .into_future();
         state.health.set_started();
         let mut stopped = stop_rx;
         tokio::select! {

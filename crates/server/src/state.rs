@@ -137,6 +137,7 @@ impl AppState {
                 slots,
                 config.limits.max_pixels_in_flight,
                 config.limits.large_request_pixels,
+                config.limits.large_renders_per_client,
                 match config.limits.max_queued_decodes {
                     0 => slots * 4,
                     n => n,

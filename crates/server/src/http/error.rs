@@ -46,6 +46,7 @@ impl From<Refused> for ApiError {
             Refused::Slots => "every render slot is busy",
             Refused::Pixels => "the pixels being rendered are at their limit",
             Refused::Queue => "too many renders are waiting",
+            Refused::Client => "this client already has its share of large renders in progress",
         };
         ApiError::unavailable(format!("{what}; try again shortly"), RETRY_AFTER_SECS)
     }

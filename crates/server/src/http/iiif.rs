@@ -10,10 +10,11 @@ use crate::coalesce::Role;
 use crate::locate::{locate, locate_now};
 use crate::open_image::with_image;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_iiif::info::{default_sizes, default_tiles, level_sizes, native_tiles, within_budget};
@@ -27,9 +28,12 @@ const SMALLEST_LISTED_SIZE: u32 = 64;
 /// `GET /iiif/{version}/…`
 pub async fn handle(
     State(state): State<Arc<AppState>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // The peer address (when the listener records it) gives each client its share of large renders.
+    let client = peer.map(|axum::Extension(ConnectInfo(addr))| addr.ip());
     let rest = uri.path().strip_prefix("/iiif/").unwrap_or_default();
     let path = IiifPath::parse(rest)?;
     let service_id = format!(
@@ -53,7 +57,7 @@ pub async fn handle(
         } => {
             let request =
                 ImageRequest::parse(path.version, region, size, rotation, quality_format)?;
-            image(state, &path, &service_id, request, &headers).await
+            image(state, &path, &service_id, request, &headers, client).await
         }
     }
 }
@@ -208,6 +212,7 @@ async fn image(
     service_id: &str,
     request: ImageRequest,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
 ) -> Result<Response, ApiError> {
     let source = Source::resolve(&state, &path.identifier).await?;
     let ((dimensions, storage), _) = dimensions(&state, &source).await?;
@@ -246,7 +251,7 @@ async fn image(
             let (result, role) = state
                 .renders
                 .run(key.text.clone(), move |cancel| {
-                    render(worker, identifier, plan, decoded.area(), key, cancel)
+                    render(worker, identifier, plan, decoded.area(), key, client, cancel)
                 })
                 .await;
             let entry = result.unwrap_or_else(|| Err(worker_died()))?;
@@ -271,22 +276,27 @@ async fn image(
 }
 
 /// Render `plan` from the image `identifier` names if admission allows (counting the `decoded`
-/// pixels read from the source plus the output's), and cache the result. The decode stops at its
-/// next check once `cancel` is cancelled (nobody waits any more) or the request time limit has
-/// passed, and its admission permit is returned with it.
+/// pixels read from the source plus the output's, and `client`'s share of large renders), and cache
+/// the result. The decode stops at its next check once `cancel` is cancelled (nobody waits any
+/// more) or the request time limit has passed, and its admission permit is returned with it.
 async fn render(
     state: Arc<AppState>,
     identifier: String,
     plan: Plan,
     decoded: u64,
     key: CacheKey,
+    client: Option<IpAddr>,
     cancel: CancelToken,
 ) -> Result<Arc<Entry>, ApiError> {
     let pixels = decoded + plan.size.area();
-    let permit = state.admission.admit(pixels).await.map_err(|refused| {
-        state.metrics.rejected(refused.label());
-        ApiError::from(refused)
-    })?;
+    let permit = state
+        .admission
+        .admit(pixels, client)
+        .await
+        .map_err(|refused| {
+            state.metrics.rejected(refused.label());
+            ApiError::from(refused)
+        })?;
     let format = plan.format.extension();
     let entry = Entry {
         media_type: plan.format.media_type().to_string(),
