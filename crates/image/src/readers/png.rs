@@ -161,9 +161,6 @@ fn decode_pixels(
             .ok_or_else(|| ImageError::TooLarge("png: buffer size".into()))?;
         let mut buf = vec![0u8; size];
         let info = reader.next_frame(&mut buf).map_err(err)?;
-        if verify {
-            reader.finish().map_err(err)?;
-        }
         buf.truncate(info.buffer_size());
         let row_len = info.line_size;
         let mut full = Raster::new(width, height, layout)?;
@@ -198,9 +195,9 @@ fn decode_pixels(
         narrow_row(src, dst, wide);
     }
     if verify {
-        // The rows below the region, then the end of the zlib stream, where its Adler-32 is.
+        // The rows below the region: reading the last one reaches the end of the zlib stream,
+        // where its Adler-32 is checked.
         while reader.next_row().map_err(err)?.is_some() {}
-        reader.finish().map_err(err)?;
     }
     Ok((out, icc))
 }
