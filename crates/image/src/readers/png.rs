@@ -12,11 +12,16 @@ use crate::colour::{self, IccMode};
 use crate::transform::crop::crop;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
-/// Reads PNG files; non-interlaced images are decoded row by row, only down to the region's bottom.
+/// Reads PNG files; non-interlaced images are decoded row by row, only down to the region's bottom
+/// once the whole image data has passed its checks (CRC of every chunk, Adler-32 of the zlib
+/// stream) in a first read.
 pub(crate) struct PngReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
     icc_mode: IccMode,
+    /// Whether a read has decoded the image data to its end with every checksum right; until then
+    /// each read does (a corrupt file is refused whatever the region).
+    verified: bool,
     /// The orientation in an eXIf chunk before the image data (1 when there is none).
     orientation: u8,
 }
@@ -42,6 +47,7 @@ impl PngReader {
             header,
             source,
             icc_mode: limits.icc,
+            verified: false,
             orientation,
         })
     }
@@ -82,18 +88,22 @@ impl ImageReader for PngReader {
 
     fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
         let source = Arc::clone(&self.source);
-        let icc_mode = self.icc_mode;
-        guard("png", || decode(source, region, icc_mode))
+        let (icc_mode, verify) = (self.icc_mode, !self.verified);
+        let raster = guard("png", || decode(source, region, icc_mode, verify))?;
+        self.verified = true;
+        Ok(raster)
     }
 }
 
-/// Decode `region` at full resolution.
+/// Decode `region` at full resolution; with `verify`, the image data is read to its end so that
+/// its checksums are checked.
 fn decode(
     source: Arc<dyn RandomAccess>,
     region: Rect,
     icc_mode: IccMode,
+    verify: bool,
 ) -> Result<Raster, ImageError> {
-    let (mut raster, icc) = decode_pixels(source, region)?;
+    let (mut raster, icc) = decode_pixels(source, region, verify)?;
     if let (Some(icc), IccMode::ToSrgb) = (icc, icc_mode) {
         colour::icc_to_srgb(&mut raster, &icc);
     }
@@ -104,6 +114,7 @@ fn decode(
 fn decode_pixels(
     source: Arc<dyn RandomAccess>,
     region: Rect,
+    verify: bool,
 ) -> Result<(Raster, Option<Vec<u8>>), ImageError> {
     let err = |e: png::DecodingError| match e {
         png::DecodingError::LimitsExceeded => {
@@ -114,6 +125,9 @@ fn decode_pixels(
     let mut decoder = png::Decoder::new(BufReader::new(ReadSeek::new(source)));
     decoder.set_transformations(Transformations::EXPAND);
     decoder.set_ignore_text_chunk(true);
+    // The png crate skips the zlib stream's Adler-32 unless asked; a file that fails it (or a
+    // chunk's CRC) is corrupt and is refused rather than shown.
+    decoder.ignore_checksums(false);
     let mut reader = decoder.read_info().map_err(err)?;
     let (color, depth) = reader.output_color_type();
     let layout = match color {
@@ -180,6 +194,11 @@ fn decode_pixels(
             return Err(ImageError::Corrupt("png: short row".into()));
         };
         narrow_row(src, dst, wide);
+    }
+    if verify {
+        // The rows below the region: reading the last one reaches the end of the zlib stream,
+        // where its Adler-32 is checked.
+        while reader.next_row().map_err(err)?.is_some() {}
     }
     Ok((out, icc))
 }

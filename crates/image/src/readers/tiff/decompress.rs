@@ -8,6 +8,11 @@ use crate::ImageError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
     None,
+    /// CCITT modified Huffman run lengths without EOLs, rows byte-aligned (2) or, for 32771
+    /// (RLEW), aligned to 16-bit words.
+    FaxRle {
+        word_aligned: bool,
+    },
     /// CCITT Group 3 (1-D modified Huffman with EOLs; T.4).
     Fax3,
     /// CCITT Group 4 (T.6).
@@ -29,6 +34,10 @@ impl Compression {
     pub fn from_code(code: i64) -> Result<Self, ImageError> {
         Ok(match code {
             1 => Compression::None,
+            2 => Compression::FaxRle {
+                word_aligned: false,
+            },
+            32771 => Compression::FaxRle { word_aligned: true },
             3 => Compression::Fax3,
             4 => Compression::Fax4,
             5 => Compression::Lzw,
@@ -38,7 +47,6 @@ impl Compression {
             32773 => Compression::PackBits,
             34925 => Compression::Lzma,
             50001 => Compression::Webp,
-            2 => return Err(unsupported("CCITT modified Huffman (compression 2)")),
             other => return Err(unsupported(&format!("compression {other}"))),
         })
     }
@@ -53,14 +61,15 @@ fn corrupt(what: &str) -> ImageError {
 }
 
 /// Decompress `raw` (not JPEG) into exactly `expected` bytes. Fax output is packed 1-bit rows of
-/// `width` pixels where white is `white_bit`. Short data is an error; extra data is ignored.
+/// `width` pixels where, as in libtiff, "white" runs are 0 bits and "black" runs 1 bits, for the
+/// photometric interpretation to show (a BlackIsZero file's "white" runs are black). Short data
+/// is an error; extra data is ignored.
 pub(crate) fn decompress(
     compression: Compression,
     raw: &[u8],
     expected: usize,
     width: u32,
     rows: u32,
-    white_bit: bool,
 ) -> Result<Vec<u8>, ImageError> {
     let out = match compression {
         Compression::None => raw.get(..expected).map(<[u8]>::to_vec),
@@ -81,9 +90,15 @@ pub(crate) fn decompress(
         Compression::PackBits => Some(packbits(raw, expected)),
         Compression::Lzma => Some(super::xz::decode(raw, expected)?),
         Compression::Webp => Some(webp(raw, expected, width, rows)?),
-        Compression::Fax3 | Compression::Fax4 => {
-            Some(fax(compression, raw, width, rows, white_bit)?)
+        Compression::FaxRle { word_aligned } => {
+            let layout = if word_aligned {
+                super::fax_rle::Rows::Words
+            } else {
+                super::fax_rle::Rows::Bytes
+            };
+            Some(super::fax_rle::decode(raw, width, rows, layout)?)
         }
+        Compression::Fax3 | Compression::Fax4 => Some(fax(compression, raw, width, rows)?),
         Compression::Jpeg | Compression::OldJpeg => {
             return Err(corrupt("JPEG chunks go through the JPEG path"))
         }
@@ -94,10 +109,14 @@ pub(crate) fn decompress(
     }
 }
 
-/// LZW (MSB first, TIFF's early code-size switch) into a buffer of `expected` bytes.
+/// LZW (MSB first, TIFF's early code-size switch; or old-style, which libtiff recognises by the
+/// chunk's first bytes) into a buffer of `expected` bytes.
 fn lzw(raw: &[u8], expected: usize) -> Result<Vec<u8>, ImageError> {
     // Many writers end without an end code or with junk: keep what decoded, as libtiff does; the
     // caller refuses a chunk that comes out shorter than it covers.
+    if super::lzw::is_old_style(raw) {
+        return Ok(super::lzw::decode_old_style(raw, expected).0);
+    }
     Ok(super::lzw::decode(raw, expected).0)
 }
 
@@ -165,13 +184,7 @@ fn packbits(raw: &[u8], expected: usize) -> Vec<u8> {
 }
 
 /// CCITT G3 (1-D) or G4 into packed 1-bit rows.
-fn fax(
-    compression: Compression,
-    raw: &[u8],
-    width: u32,
-    rows: u32,
-    white_bit: bool,
-) -> Result<Vec<u8>, ImageError> {
+fn fax(compression: Compression, raw: &[u8], width: u32, rows: u32) -> Result<Vec<u8>, ImageError> {
     let w16 = u16::try_from(width).map_err(|_| unsupported("fax images wider than 65535"))?;
     let h16 = u16::try_from(rows).map_err(|_| unsupported("fax strips taller than 65535"))?;
     let row_bytes = (width as usize).div_ceil(8);
@@ -182,8 +195,7 @@ fn fax(
         }
         let mut row = vec![0u8; row_bytes];
         for (x, colour) in fax::decoder::pels(transitions, w16).enumerate() {
-            let bit = (colour == fax::Color::White) == white_bit;
-            if bit {
+            if colour == fax::Color::Black {
                 row[x / 8] |= 0x80 >> (x % 8);
             }
         }
@@ -193,12 +205,16 @@ fn fax(
         Compression::Fax4 => {
             fax::decoder::decode_g4(raw.iter().copied(), w16, Some(h16), &mut line_cb)
         }
-        _ => g3(raw, rows, &mut line_cb),
+        _ => match g3(raw, rows, &mut line_cb) {
+            Some(()) => Some(()),
+            // The fax crate wants an EOL before the first row, which many writers leave out
+            // (libtiff does not need it): rows read here, EOLs where they are.
+            None => return super::fax_rle::decode(raw, width, rows, super::fax_rle::Rows::Eols),
+        },
     };
-    // Pad missing trailing lines with white when the decoder stopped at a clean end.
+    // Pad missing trailing lines with "white" runs when the decoder stopped at a clean end.
     if ok.is_some() || out.len() >= row_bytes * rows as usize {
-        let white = if white_bit { 0xFF } else { 0 };
-        out.resize(row_bytes * rows as usize, white);
+        out.resize(row_bytes * rows as usize, 0);
         Ok(out)
     } else {
         Err(corrupt("CCITT fax data"))
@@ -404,7 +420,7 @@ mod tests {
 
     #[test]
     fn short_data_is_an_error() {
-        assert!(decompress(Compression::None, &[1, 2], 3, 3, 1, false).is_err());
-        assert!(decompress(Compression::Deflate, b"junk", 3, 3, 1, false).is_err());
+        assert!(decompress(Compression::None, &[1, 2], 3, 3, 1).is_err());
+        assert!(decompress(Compression::Deflate, b"junk", 3, 3, 1).is_err());
     }
 }

@@ -195,6 +195,15 @@ impl Ifd {
         }
     }
 
+    /// All values of `tag` as floats (integers converted).
+    pub fn floats(&self, tag: u16) -> Option<Vec<f64>> {
+        match self.tags.get(&tag)? {
+            Value::Floats(v) => Some(v.clone()),
+            Value::Ints(v) => Some(v.iter().map(|&i| i as f64).collect()),
+            Value::Bytes(_) => None,
+        }
+    }
+
     /// Raw bytes of an UNDEFINED or BYTE-typed tag (ICC profile, JPEG tables).
     pub fn bytes(&self, tag: u16) -> Option<Vec<u8>> {
         match self.tags.get(&tag)? {
@@ -281,7 +290,13 @@ pub(crate) mod tag {
     pub const JPEG_TABLES: u16 = 347;
     pub const OJPEG_OFFSET: u16 = 513;
     pub const OJPEG_LENGTH: u16 = 514;
+    pub const OJPEG_PROC: u16 = 512;
+    pub const OJPEG_RESTART: u16 = 515;
+    pub const OJPEG_Q_TABLES: u16 = 519;
+    pub const OJPEG_DC_TABLES: u16 = 520;
+    pub const OJPEG_AC_TABLES: u16 = 521;
     pub const YCBCR_SUBSAMPLING: u16 = 530;
+    pub const REFERENCE_BLACK_WHITE: u16 = 532;
     pub const SUB_IFDS: u16 = 330;
     pub const NEW_SUBFILE_TYPE: u16 = 254;
     pub const ICC: u16 = 34675;

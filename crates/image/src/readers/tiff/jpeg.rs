@@ -30,9 +30,14 @@ pub(crate) fn standalone(tables: Option<&[u8]>, chunk: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Decode one chunk; `tables` (a JPEGTables stream, SOI … EOI) is spliced in front of it.
+/// Decode one chunk; `tables` (a JPEGTables stream, SOI … EOI) is spliced in front of it. A
+/// YCbCr-coded chunk comes back as RGB, or as YCbCr with `keep_ycbcr`.
 /// The caller runs this inside `guard`, which turns libjpeg's unwinding errors into errors.
-pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, ImageError> {
+pub(crate) fn decode(
+    tables: Option<&[u8]>,
+    chunk: &[u8],
+    keep_ycbcr: bool,
+) -> Result<JpegPixels, ImageError> {
     let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("tiff: jpeg: {e}"));
     let stream = standalone(tables, chunk);
     let dec = Decompress::with_err(strict_error_manager())
@@ -49,6 +54,11 @@ pub(crate) fn decode(tables: Option<&[u8]>, chunk: &[u8]) -> Result<JpegPixels, 
                 inverted,
             )
         }
+        ColorSpace::JCS_YCbCr if keep_ycbcr => (
+            dec.to_colorspace(ColorSpace::JCS_YCbCr).map_err(corrupt)?,
+            3,
+            false,
+        ),
         _ => (dec.rgb().map_err(corrupt)?, 3, false),
     };
     let width = u32::try_from(started.width())

@@ -62,8 +62,11 @@ pub(crate) struct Layout {
     /// 16-bit colour map, R then G then B.
     pub color_map: Vec<u16>,
     pub jpeg_tables: Option<Vec<u8>>,
-    /// Old-style JPEG: offset and length of a complete interchange stream.
+    /// Old-style JPEG: offset and length of the interchange stream (whole, or a header whose
+    /// scan continues in the strips).
     pub ojpeg_stream: Option<(u64, u64)>,
+    /// Old-style JPEG without an interchange stream: where its tables are.
+    pub ojpeg_tables: Option<super::ojpeg::Tables>,
     pub icc: Option<Vec<u8>>,
     /// Explicit sample range (SMinSampleValue, SMaxSampleValue) for float data.
     pub range: Option<(f64, f64)>,
@@ -71,6 +74,9 @@ pub(crate) struct Layout {
     /// Chunks across and down (per plane).
     pub across: u32,
     pub down: u32,
+    /// ReferenceBlackWhite of a YCbCr image, when given: the codes of black and white luma and of
+    /// the chroma extremes (applied to old-style JPEG, as libtiff does).
+    pub ycbcr_reference: Option<[f64; 6]>,
     /// YCbCrSubSampling (horizontal, vertical): luma samples per chroma sample (default 2, 2).
     pub ycbcr_subsampling: (u32, u32),
 }
@@ -184,6 +190,10 @@ impl Layout {
             }
             _ => None,
         };
+        let ojpeg_tables = match compression {
+            Compression::OldJpeg => super::ojpeg::Tables::from_ifd(ifd)?,
+            _ => None,
+        };
         if ojpeg_stream.is_none()
             && ((offsets.len() as u64) < chunks || (byte_counts.len() as u64) < chunks)
         {
@@ -229,11 +239,18 @@ impl Layout {
             color_map,
             jpeg_tables: ifd.bytes(tag::JPEG_TABLES),
             ojpeg_stream,
+            ojpeg_tables,
             icc: ifd.bytes(tag::ICC),
             range,
             little_endian: ifd.endian == super::ifd::Endian::Little,
             across,
             down,
+            ycbcr_reference: match ifd.floats(tag::REFERENCE_BLACK_WHITE).as_deref() {
+                Some(&[a, b, c, d, e, f, ..]) if photometric == Photometric::YCbCr => {
+                    Some([a, b, c, d, e, f])
+                }
+                _ => None,
+            },
             ycbcr_subsampling: match ifd.ints(tag::YCBCR_SUBSAMPLING) {
                 Some([h, v, ..]) => (
                     u32::try_from(*h).unwrap_or(0),

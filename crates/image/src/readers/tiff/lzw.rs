@@ -1,6 +1,10 @@
 //! TIFF LZW decoding (MSB-first codes of 9 to 12 bits, switching one code early), fast: every table
 //! entry is a string that has already been written to the output, so the table holds where it was
 //! written and decoding a code is a short copy from earlier in the output, as in LZ77.
+//!
+//! Files written by libtiff before TIFF 6.0 use "old-style" LZW: codes packed LSB first and widened
+//! only when the table needs it (as in GIF). libtiff tells them apart by the first bytes of each
+//! strip ([`is_old_style`]): a new-style stream starts with a clear code, MSB first (`0x80`).
 
 /// Clear code: reset the table.
 const CLEAR: u16 = 256;
@@ -25,10 +29,32 @@ pub(super) enum Stop {
 /// Decode `input` into at most `expected` bytes; returns the bytes written and why decoding stopped.
 /// What was decoded before a bad code or the end of the input is kept, as libtiff does.
 pub(super) fn decode(input: &[u8], expected: usize) -> (Vec<u8>, Stop) {
+    decode_with(MsbReader::new(input), 1, expected)
+}
+
+/// Whether a chunk is old-style LZW, by libtiff's test: the first byte 0 and the low bit of the
+/// second set (a clear code, 256, packed LSB first).
+pub(super) fn is_old_style(input: &[u8]) -> bool {
+    matches!(input, [0, second, ..] if second & 1 == 1)
+}
+
+/// Decode old-style (pre-TIFF 6.0 libtiff) LZW, as [`decode`] does new-style.
+pub(super) fn decode_old_style(input: &[u8], expected: usize) -> (Vec<u8>, Stop) {
+    decode_with(LsbReader::new(input), 0, expected)
+}
+
+/// Reads codes of 9 to 12 bits.
+trait Codes {
+    /// The next `n` bits (n <= 16), or `None` at the end of the input.
+    fn take(&mut self, n: u32) -> Option<u16>;
+}
+
+/// The LZW loop over `bits`; the code width grows when `early` + the next free code reaches the
+/// next power of two (TIFF switches one code early: `early` = 1; old-style LZW and GIF: 0).
+fn decode_with(mut bits: impl Codes, early: usize, expected: usize) -> (Vec<u8>, Stop) {
     let mut out = vec![0u8; expected + SLACK];
     let mut table = vec![(0u32, 0u32); TABLE];
     let mut pos = 0usize;
-    let mut bits = BitReader::new(input);
     let mut width = 9u32;
     let mut next = 258usize;
     // Where the previous code's string was written, and its length; none right after a clear.
@@ -79,7 +105,7 @@ pub(super) fn decode(input: &[u8], expected: usize) -> (Vec<u8>, Stop) {
                 next += 1;
             }
         }
-        if next + 1 >= 1 << width && width < 12 {
+        if next + early >= 1 << width && width < 12 {
             width += 1;
         }
         prev = Some((start, len));
@@ -103,15 +129,15 @@ fn copy_earlier(out: &mut [u8], from: usize, to: usize, len: usize) {
     }
 }
 
-/// MSB-first bit reader.
-struct BitReader<'a> {
+/// MSB-first bit reader (TIFF 6.0 LZW).
+struct MsbReader<'a> {
     input: &'a [u8],
     at: usize,
     acc: u64,
     count: u32,
 }
 
-impl<'a> BitReader<'a> {
+impl<'a> MsbReader<'a> {
     fn new(input: &'a [u8]) -> Self {
         Self {
             input,
@@ -120,8 +146,9 @@ impl<'a> BitReader<'a> {
             count: 0,
         }
     }
+}
 
-    /// The next `n` bits (n <= 16), or `None` at the end of the input.
+impl Codes for MsbReader<'_> {
     #[inline]
     fn take(&mut self, n: u32) -> Option<u16> {
         if self.count < n {
@@ -141,6 +168,40 @@ impl<'a> BitReader<'a> {
         }
         let v = (self.acc >> (64 - n)) as u16;
         self.acc <<= n;
+        self.count -= n;
+        Some(v)
+    }
+}
+
+/// LSB-first bit reader (old-style LZW): the first code is in the low bits of the first byte.
+struct LsbReader<'a> {
+    input: &'a [u8],
+    at: usize,
+    acc: u32,
+    count: u32,
+}
+
+impl<'a> LsbReader<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Self {
+            input,
+            at: 0,
+            acc: 0,
+            count: 0,
+        }
+    }
+}
+
+impl Codes for LsbReader<'_> {
+    fn take(&mut self, n: u32) -> Option<u16> {
+        while self.count < n {
+            let byte = *self.input.get(self.at)?;
+            self.acc |= u32::from(byte) << self.count;
+            self.at += 1;
+            self.count += 8;
+        }
+        let v = (self.acc & ((1 << n) - 1)) as u16;
+        self.acc >>= n;
         self.count -= n;
         Some(v)
     }
@@ -208,6 +269,42 @@ mod tests {
             bad[packed.len() / 3] ^= 0xFF;
             let (got, _) = decode(&bad, data.len());
             assert!(got.len() <= data.len());
+        }
+    }
+
+    /// Old-style LZW as weezl writes GIF-style codes: LSB first, widened without the early switch.
+    fn weezl_encode_old_style(data: &[u8]) -> Vec<u8> {
+        weezl::encode::Encoder::new(weezl::BitOrder::Lsb, 8)
+            .encode(data)
+            .expect("encode")
+    }
+
+    #[test]
+    fn decodes_old_style_lzw() {
+        for data in samples() {
+            let packed = weezl_encode_old_style(&data);
+            assert!(is_old_style(&packed), "starts with an LSB-first clear code");
+            assert!(!is_old_style(&weezl_encode(&data)));
+            let (got, stop) = decode_old_style(&packed, data.len());
+            assert_eq!(got, data, "len {}", data.len());
+            assert_eq!(stop, Stop::Done);
+            // The two flavours differ: new-style decoding of old-style codes goes wrong.
+            if data.len() > 1000 {
+                assert_ne!(decode(&packed, data.len()).0, data);
+            }
+        }
+    }
+
+    #[test]
+    fn old_style_truncated_and_corrupt_streams_stay_bounded() {
+        for data in samples().into_iter().filter(|d| d.len() > 1000) {
+            let packed = weezl_encode_old_style(&data);
+            let (got, stop) = decode_old_style(&packed[..packed.len() / 2], data.len());
+            assert_eq!(stop, Stop::Truncated);
+            assert!(got.len() > data.len() / 4 && data.starts_with(&got));
+            let mut bad = packed.clone();
+            bad[packed.len() / 3] ^= 0xFF;
+            assert!(decode_old_style(&bad, data.len()).0.len() <= data.len());
         }
     }
 

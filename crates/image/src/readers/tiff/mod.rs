@@ -1,16 +1,18 @@
 //! TIFF reader: directories are parsed by hand ([`ifd`]), reduced-resolution levels found
 //! ([`levels`]), and strips or tiles of the chosen level are read raw and decompressed here, so that every colour model (gray, RGB, palette, CMYK, YCbCr, CIE Lab),
-//! depth (1–32-bit integers, signed, 32/64-bit float) and compression (none, LZW, Deflate,
-//! PackBits, LZMA, WebP, CCITT G3/G4, JPEG and old-style JPEG) is in Tessera's hands. Only the chunks
+//! depth (1–32-bit integers, signed, 32/64-bit float) and compression (none, LZW (and old-style
+//! LZW), Deflate, PackBits, LZMA, WebP, CCITT modified Huffman/G3/G4, JPEG and old-style JPEG) is in Tessera's hands. Only the chunks
 //! that a region touches are decoded; each is bounded in size before it is read.
 
 mod assemble;
 mod decompress;
+mod fax_rle;
 mod ifd;
 mod jpeg;
 mod layout;
 mod levels;
 mod lzw;
+mod ojpeg;
 mod passthrough;
 mod samples;
 mod xz;
@@ -420,15 +422,7 @@ fn decompressed(
     if layout.reversed_bits {
         raw.iter_mut().for_each(|b| *b = b.reverse_bits());
     }
-    let white_bit = layout.photometric != Photometric::WhiteIsZero;
-    decompress(
-        layout.compression,
-        &raw,
-        expected as usize,
-        width,
-        rows,
-        white_bit,
-    )
+    decompress(layout.compression, &raw, expected as usize, width, rows)
 }
 
 /// Rows stored in chunks of row `cy`: strips end at the image's bottom, tiles are always full.
@@ -442,7 +436,11 @@ fn chunk_rows(layout: &Layout, cy: u32) -> u32 {
     }
 }
 
-/// The compressed bytes of chunk `index`, clipped to the file.
+/// The compressed bytes of chunk `index`. A chunk that runs past the end of the file is refused,
+/// as libtiff does: decoders would otherwise fill the missing part with made-up pixels (libjpeg
+/// pads a cut scan with gray, fax with white). Only uncompressed data is clipped to the file (its
+/// decoder refuses it when what is there is shorter than the chunk), since libtiff too accepts a
+/// single uncompressed strip whose byte count is too large.
 fn raw_bytes(
     source: &dyn RandomAccess,
     layout: &Layout,
@@ -455,8 +453,12 @@ fn raw_bytes(
     if count > MAX_CHUNK_BYTES {
         return Err(ImageError::TooLarge("tiff: strip or tile too large".into()));
     }
-    if offset >= source.len() {
-        return Err(corrupt("strip or tile outside the file"));
+    let len = source.len();
+    let past_end = offset.checked_add(count).is_none_or(|end| end > len);
+    if offset >= len || (past_end && layout.compression != Compression::None) {
+        return Err(ImageError::Corrupt(format!(
+            "tiff: strip or tile {i} ({count} bytes at {offset}) lies outside the file ({len} bytes)"
+        )));
     }
     Ok(source.read_range(offset, count as usize)?)
 }
@@ -473,20 +475,17 @@ fn jpeg_chunk(
             "tiff: planar JPEG-compressed images".into(),
         ));
     }
-    let (raw, tables) = match layout.ojpeg_stream {
-        Some((offset, length)) => {
-            let available = source.len().saturating_sub(offset);
-            let length = if length == 0 {
-                available
-            } else {
-                length.min(available)
-            };
-            if length > MAX_CHUNK_BYTES {
-                return Err(ImageError::TooLarge("tiff: JPEG stream too large".into()));
-            }
-            (source.read_range(offset, length as usize)?, None)
+    let (raw, tables) = match (layout.ojpeg_stream, &layout.ojpeg_tables) {
+        (Some((offset, length)), _) => (ojpeg::whole_image(source, layout, offset, length)?, None),
+        (None, Some(ojpeg_tables)) => {
+            let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
+            let data = raw_bytes(source, layout, index)?;
+            let rows = chunk_rows(layout, cy);
+            let stream =
+                ojpeg::chunk_stream(source, layout, ojpeg_tables, &data, layout.chunk_w, rows)?;
+            (stream, None)
         }
-        None => {
+        (None, None) => {
             let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
             (
                 raw_bytes(source, layout, index)?,
@@ -494,7 +493,14 @@ fn jpeg_chunk(
             )
         }
     };
-    let px = jpeg::decode(tables, &raw)?;
+    // Old-style JPEG YCbCr with a ReferenceBlackWhite is converted here, with it, as libtiff does.
+    let reference = layout
+        .ycbcr_reference
+        .filter(|_| layout.compression == Compression::OldJpeg);
+    let mut px = jpeg::decode(tables, &raw, reference.is_some())?;
+    if let (Some(reference), 3) = (reference, px.channels) {
+        ojpeg::ycbcr_to_rgb(&mut px.data, reference);
+    }
     let model = match px.channels {
         1 => Photometric::BlackIsZero,
         4 => Photometric::Cmyk,
