@@ -13,7 +13,7 @@ pub enum Cause {
     /// It passed before and fails now, or the other way round.
     Status,
     /// It failed both times, for different causes.
-    ErrorCause,
+    Failure,
     /// `info.json` gives another width or height.
     InfoSize,
     /// The sample came out in another size (more than a pixel of rounding apart).
@@ -31,7 +31,7 @@ impl Cause {
     pub fn label(self) -> &'static str {
         match self {
             Cause::Status => "status",
-            Cause::ErrorCause => "error cause",
+            Cause::Failure => "error cause",
             Cause::InfoSize => "info size",
             Cause::OutputSize => "output size",
             Cause::Rendition => "rendition",
@@ -127,7 +127,7 @@ fn compare_one(was: &Outcome, now: &Outcome, tolerance: f64, result: &mut Compar
         (Status::Error, Status::Error) => {
             if was.cause != now.cause {
                 push(
-                    Cause::ErrorCause,
+                    Cause::Failure,
                     format!("{} → {}", error_text(was), error_text(now)),
                 );
             }
@@ -330,7 +330,7 @@ mod tests {
                 ("turned.png", Cause::InfoSize),
                 ("broke.png", Cause::Status),
                 ("fixed.jpg", Cause::Status),
-                ("other", Cause::ErrorCause),
+                ("other", Cause::Failure),
                 ("new.gif", Cause::New),
                 ("gone.png", Cause::Missing),
             ]
