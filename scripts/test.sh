@@ -63,6 +63,13 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   apt_install nginx
 fi
 
+# The alert-rule tests (tests/py/test_monitoring.py) run promtool check/test rules on deploy/prometheus;
+# promtool comes with Debian's prometheus package.
+if ! command -v promtool >/dev/null 2>&1; then
+  step "installing prometheus (for promtool)"
+  apt_install prometheus
+fi
+
 VENV="$ROOT/.venv"
 REQ="$ROOT/tests/requirements.txt"
 STAMP="$VENV/.requirements.sha256"

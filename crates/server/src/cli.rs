@@ -80,9 +80,21 @@ pub struct CheckArgs {
     /// Folder the identifiers of a list are relative to [default: SOURCE when it is a folder]
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,
-    /// Seconds allowed per HTTP request in --server mode
+    /// Seconds allowed per HTTP request in --server and --compare-with mode
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
+    /// A JSON report of an earlier run (--report): report every image whose status, info.json
+    /// size, output size or rendition differs from it; the exit status is then non-zero on any change
+    #[arg(long, value_name = "FILE", conflicts_with = "compare_with")]
+    pub baseline: Option<PathBuf>,
+    /// A second IIIF server (e.g. the old version) to check the same images on and compare with,
+    /// as with --baseline
+    #[arg(long, value_name = "URL")]
+    pub compare_with: Option<String>,
+    /// Largest mean difference per channel (0-255) between two renditions' 32x32 fingerprints
+    /// that still counts as unchanged
+    #[arg(long, value_name = "LEVEL", default_value_t = 3.0)]
+    pub tolerance: f64,
 }
 
 /// Options of `tessera serve`. Each overrides the config file and the environment.

@@ -3,8 +3,11 @@
 //! a bounded number of images in flight, then print a summary and write a report.
 //!
 //! Images are checked in this process with the server's own resolver and limits, or over HTTP
-//! against any IIIF server with `--server`.
+//! against any IIIF server with `--server`. With `--baseline` (an earlier report) or
+//! `--compare-with` (a second server) the run is also compared image by image with that reference.
 
+mod compare;
+mod fingerprint;
 mod http;
 mod identifiers;
 mod local;
@@ -52,8 +55,17 @@ impl Checker {
     }
 }
 
-/// Run the check; the exit code is non-zero when any image failed.
+/// Run the check; the exit code is non-zero when any image failed, or, when comparing with a
+/// baseline or a second server, when any image changed.
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
+        return Err("--tolerance must be a number of at least 0".into());
+    }
+    // Read the baseline first: a bad file fails before the collection is checked.
+    let baseline = match &args.baseline {
+        Some(path) => Some(report::read(path)?),
+        None => None,
+    };
     let folder = args.source.as_ref().filter(|s| s.is_dir());
     let serve_args = ServeArgs {
         config: args.config.clone(),
@@ -90,11 +102,9 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         (None, _, None) => return Err("nothing to check".into()),
     };
+    let timeout = Duration::from_secs(args.timeout.max(1));
     let checker = match (&args.server, state) {
-        (Some(url), _) => Checker::Http(http::Client::new(
-            url,
-            Duration::from_secs(args.timeout.max(1)),
-        )),
+        (Some(url), _) => Checker::Http(http::Client::new(url, timeout)),
         (None, Some(state)) => Checker::Local(state),
         (None, None) => return Err("no state to check with".into()),
     };
@@ -119,8 +129,43 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             .map_err(|e| format!("writing the report {}: {e}", path.display()))?;
         let _ = writeln!(out, "report written to {}", path.display());
     }
+    let reference = match (baseline, &args.compare_with) {
+        (Some(before), _) => {
+            let name = args.baseline.as_ref().map(|p| p.display().to_string());
+            Some((before, name.unwrap_or_default()))
+        }
+        (None, Some(url)) => {
+            let other = Checker::Http(http::Client::new(url, timeout));
+            let start = Instant::now();
+            let before = check_all(
+                &other,
+                &identifiers,
+                jobs,
+                args.sample_size,
+                runtime.handle(),
+            );
+            let _ = write!(
+                out,
+                "{url}: {}",
+                report::summary(&before, start.elapsed(), jobs)
+            );
+            Some((before, url.clone()))
+        }
+        (None, None) => None,
+    };
     // A source that could not be listed leaves the collection unchecked: that fails too.
-    let all_ok = !listing_failed && outcomes.iter().all(|o| o.status == Status::Ok);
+    let all_ok = match reference {
+        Some((before, name)) => {
+            let comparison = compare::compare(&before, &outcomes, args.tolerance);
+            let _ = write!(
+                out,
+                "{}",
+                compare::summary(&comparison, &name, args.tolerance)
+            );
+            !listing_failed && comparison.changes.is_empty()
+        }
+        None => !listing_failed && outcomes.iter().all(|o| o.status == Status::Ok),
+    };
     Ok(if all_ok {
         ExitCode::SUCCESS
     } else {

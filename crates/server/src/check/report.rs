@@ -1,6 +1,8 @@
-//! What `tessera check` records per image, the summary it prints and the JSON/CSV report it writes.
+//! What `tessera check` records per image, the summary it prints, the JSON/CSV report it writes and
+//! the JSON report it reads back as a baseline.
 
-use serde::Serialize;
+use super::fingerprint::Fingerprint;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
@@ -8,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Whether one image passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// `info.json` and the sample resize both worked and the output has the expected size.
@@ -18,7 +20,7 @@ pub enum Status {
 }
 
 /// The result of checking one image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     /// The identifier checked.
     pub identifier: String,
@@ -42,6 +44,42 @@ pub struct Outcome {
     pub cause: Option<String>,
     /// The full error message.
     pub error: Option<String>,
+    /// The decoded sample's fingerprint (absent from reports of older versions).
+    #[serde(default)]
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// Why a report could not be read back as a baseline.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error("reading the baseline {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// The file is not a JSON report of `tessera check`.
+    #[error("the baseline {path} is not a JSON report of tessera check: {source}")]
+    Format {
+        /// The file.
+        path: String,
+        /// The error.
+        source: serde_json::Error,
+    },
+}
+
+/// Read a JSON report written by [`write`] (CSV reports hold no fingerprints and are refused).
+pub fn read(path: &Path) -> Result<Vec<Outcome>, ReadError> {
+    let text = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|source| ReadError::Format {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 impl Outcome {
@@ -59,6 +97,7 @@ impl Outcome {
             time_ms: 0,
             cause: None,
             error: None,
+            fingerprint: None,
         }
     }
 
@@ -81,11 +120,12 @@ pub fn summary(outcomes: &[Outcome], elapsed: Duration, jobs: usize) -> String {
             .or_default() += 1;
     }
     let mut s = String::new();
+    let seconds = elapsed.as_secs_f64();
     let _ = writeln!(
         s,
-        "checked {} images in {:.1} s with {jobs} jobs: {ok} ok, {failed} error",
+        "checked {} images in {seconds:.1} s with {jobs} jobs ({:.1} images/s): {ok} ok, {failed} error",
         outcomes.len(),
-        elapsed.as_secs_f64()
+        outcomes.len() as f64 / seconds.max(1e-3)
     );
     for (cause, n) in &by_cause {
         let _ = writeln!(s, "  {n:>5}  {cause}");
@@ -182,6 +222,35 @@ mod tests {
         let csv = to_csv(&[failed()]);
         let row = csv.lines().nth(1).unwrap_or_default();
         assert!(row.starts_with("\"a/b, \"\"c\"\".tif\",error,"), "{row}");
+    }
+
+    #[test]
+    fn json_reports_read_back_with_or_without_fingerprints(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let mut ok = Outcome::new("x");
+        ok.fingerprint = Some(Fingerprint {
+            side: 1,
+            rgb: "0a0b0c".into(),
+        });
+        let path = dir.path().join("r.json");
+        write(&path, &[ok, failed()])?;
+        let back = read(&path)?;
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            back[0].fingerprint.as_ref().map(|f| f.rgb.as_str()),
+            Some("0a0b0c")
+        );
+        assert_eq!(back[1].status, Status::Error);
+        // A report of an older version has no fingerprint field.
+        std::fs::write(
+            &path,
+            r#"[{"identifier":"a","status":"ok","format":null,"width":1,"height":1,"request":null,"output_width":1,"output_height":1,"time_ms":3,"cause":null,"error":null}]"#,
+        )?;
+        assert!(read(&path)?[0].fingerprint.is_none());
+        std::fs::write(&path, "identifier,status\n")?;
+        assert!(matches!(read(&path), Err(ReadError::Format { .. })));
+        Ok(())
     }
 
     #[test]
