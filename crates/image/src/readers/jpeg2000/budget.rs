@@ -7,7 +7,7 @@
 //! and decode area, plus a packet-inclusion table of layers × resolutions × components ×
 //! precincts. The decoded samples themselves are held as 32-bit integers for the decode area only.
 
-use super::codestream::MainHeader;
+use super::codestream::{ComponentCoding, MainHeader};
 use crate::ImageError;
 
 /// Most components a read decodes (gray, gray+alpha, RGB(A), CMYK(+alpha) and a few extra
@@ -120,13 +120,23 @@ fn tiles_touched(h: &MainHeader, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> u64 
 }
 
 /// Bytes of precinct and code-block records (and the packet-inclusion table) OpenJPEG sets up for
-/// one tile of the largest size, at every resolution of every component.
+/// one tile of the largest size, at every resolution of every component, by the main header's
+/// coding or any tile-part header's, whichever costs most.
 pub(super) fn tile_structure_bytes(h: &MainHeader) -> u64 {
+    std::iter::once(&h.components)
+        .chain(&h.tile_codings)
+        .map(|c| coding_structure_bytes(h, c))
+        .max()
+        .unwrap_or(0)
+}
+
+/// [`tile_structure_bytes`] for one coding of the components.
+fn coding_structure_bytes(h: &MainHeader, components: &[ComponentCoding]) -> u64 {
     let (tw, th) = h.largest_tile();
     let mut bytes = 0u64;
     let mut most_precincts = 0u64;
     let mut most_resolutions = 0u64;
-    for c in &h.components {
+    for c in components {
         let (cw, ch) = (tw.div_ceil(u64::from(c.dx)), th.div_ceil(u64::from(c.dy)));
         most_resolutions = most_resolutions.max(u64::from(c.resolutions));
         for r in 0..c.resolutions {
@@ -159,9 +169,10 @@ pub(super) fn tile_structure_bytes(h: &MainHeader) -> u64 {
         }
     }
     // opj_pi_create_decode: (layers + 1) × resolutions × components × precincts 16-bit entries.
-    let include = (u64::from(h.layers) + 1)
+    let layers = components.iter().map(|c| c.layers).max().unwrap_or(1);
+    let include = (u64::from(layers) + 1)
         .saturating_mul(most_resolutions)
-        .saturating_mul(h.components.len() as u64)
+        .saturating_mul(components.len() as u64)
         .saturating_mul(most_precincts)
         .saturating_mul(2);
     bytes.saturating_add(include)

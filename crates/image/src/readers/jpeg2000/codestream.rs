@@ -10,6 +10,10 @@ use crate::ImageError;
 const MAX_BOXES: usize = 1024;
 /// Most markers walked in a main header before its first tile-part.
 const MAX_MARKERS: usize = 16_384;
+/// Most tile-parts walked for their headers' COD/COC markers.
+const MAX_TILE_PARTS: usize = 1 << 17;
+/// Most distinct tile coding styles kept.
+const MAX_TILE_CODINGS: usize = 256;
 /// Most components a SIZ marker can declare (ISO/IEC 15444-1 A.5.1).
 const MAX_SIZ_COMPONENTS: usize = 16_384;
 
@@ -19,6 +23,8 @@ pub(super) struct ComponentCoding {
     /// Sample separation on the reference grid.
     pub dx: u32,
     pub dy: u32,
+    /// Quality layers (from COD; COC keeps the COD's).
+    pub layers: u32,
     /// Resolution levels (decomposition levels + 1).
     pub resolutions: u32,
     /// Code-block width and height exponents (4 to 1024 samples).
@@ -41,10 +47,11 @@ pub(super) struct MainHeader {
     pub tile_h: u32,
     pub tile_x0: u32,
     pub tile_y0: u32,
-    /// Quality layers (COD).
-    pub layers: u32,
     /// One entry per component.
     pub components: Vec<ComponentCoding>,
+    /// The distinct codings that tile-part headers (COD/COC) give their tiles instead, one entry
+    /// per component each.
+    pub tile_codings: Vec<Vec<ComponentCoding>>,
 }
 
 impl MainHeader {
@@ -155,8 +162,12 @@ pub(super) fn read_main_header(
                 *c = ComponentCoding {
                     dx: c.dx,
                     dy: c.dy,
+                    layers: default.layers,
                     ..coding
                 };
+            }
+            if marker == 0xFF90 {
+                header.tile_codings = tile_codings(source, at, &header)?;
             }
             return Ok(header);
         }
@@ -179,11 +190,9 @@ pub(super) fn read_main_header(
             0xFF52 => {
                 let body = read(source, body_at, body_len)?;
                 let scod = byte(&body, 0)?;
-                let layers = be16(&body, 2)?;
-                if let Some(h) = header.as_mut() {
-                    h.layers = layers;
-                }
-                default = Some(parse_coding(&body, 5, scod & 1 != 0)?);
+                let mut coding = parse_coding(&body, 5, scod & 1 != 0)?;
+                coding.layers = be16(&body, 2)?;
+                default = Some(coding);
             }
             0xFF53 => {
                 let body = read(source, body_at, body_len)?;
@@ -207,6 +216,94 @@ pub(super) fn read_main_header(
     Err(corrupt("main header has too many markers"))
 }
 
+/// Walk the tile-parts from the first SOT at `at` and collect the codings their headers' COD and
+/// COC markers set (OpenJPEG sets up a tile's records by them). Stops at EOC, at a tile-part
+/// running to the end (`Psot` 0) or at the end of the file.
+fn tile_codings(
+    source: &dyn RandomAccess,
+    mut at: u64,
+    main: &MainHeader,
+) -> Result<Vec<Vec<ComponentCoding>>, ImageError> {
+    let mut codings: Vec<Vec<ComponentCoding>> = Vec::new();
+    for _ in 0..MAX_TILE_PARTS {
+        if at.saturating_add(12) > source.len() {
+            return Ok(codings);
+        }
+        let sot = read(source, at, 12)?;
+        if be16(&sot, 0)? != 0xFF90 {
+            return Ok(codings);
+        }
+        let psot = u64::from(be32(&sot, 6)?);
+        let mut coding = main.components.clone();
+        let mut changed = false;
+        let mut m = at + 12;
+        for _ in 0..MAX_MARKERS {
+            let mark = read(source, m, 4)?;
+            let marker = be16(&mark, 0)?;
+            if marker == 0xFF93 {
+                break;
+            }
+            let length = be16(&mark, 2)?;
+            if marker >> 8 != 0xFF || length < 2 {
+                return Err(corrupt(format!(
+                    "no marker at byte {m} of a tile-part header"
+                )));
+            }
+            let body_len = (length - 2) as usize;
+            match marker {
+                0xFF52 => {
+                    let body = read(source, m + 4, body_len)?;
+                    let mut c = parse_coding(&body, 5, byte(&body, 0)? & 1 != 0)?;
+                    c.layers = be16(&body, 2)?;
+                    for slot in coding.iter_mut() {
+                        *slot = ComponentCoding {
+                            dx: slot.dx,
+                            dy: slot.dy,
+                            ..c
+                        };
+                    }
+                    changed = true;
+                }
+                0xFF53 => {
+                    let body = read(source, m + 4, body_len)?;
+                    let (index, next) = if coding.len() > 256 {
+                        (be16(&body, 0)?, 2)
+                    } else {
+                        (byte(&body, 0)?, 1)
+                    };
+                    let c = parse_coding(&body, next + 1, byte(&body, next)? & 1 != 0)?;
+                    let slot = coding
+                        .get_mut(index as usize)
+                        .ok_or_else(|| corrupt(format!("COC for component {index}")))?;
+                    *slot = ComponentCoding {
+                        dx: slot.dx,
+                        dy: slot.dy,
+                        layers: slot.layers,
+                        ..c
+                    };
+                    changed = true;
+                }
+                _ => {}
+            }
+            m += 4 + u64::from(length - 2);
+        }
+        if changed && !codings.contains(&coding) {
+            if codings.len() == MAX_TILE_CODINGS {
+                return Err(corrupt("more than 256 coding styles in tile-part headers"));
+            }
+            codings.push(coding);
+        }
+        if psot == 0 {
+            return Ok(codings);
+        }
+        if psot < 14 {
+            return Err(corrupt(format!("a tile-part of {psot} bytes")));
+        }
+        at += psot;
+    }
+    Err(corrupt("more tile-parts than Tessera walks"))
+}
+
 /// SIZ: the grid, the tiling and each component's subsampling.
 fn parse_siz(b: &[u8]) -> Result<MainHeader, ImageError> {
     let count = be16(b, 34)? as usize;
@@ -223,6 +320,7 @@ fn parse_siz(b: &[u8]) -> Result<MainHeader, ImageError> {
         components.push(ComponentCoding {
             dx,
             dy,
+            layers: 1,
             resolutions: 1,
             cblk_w: 6,
             cblk_h: 6,
@@ -238,8 +336,8 @@ fn parse_siz(b: &[u8]) -> Result<MainHeader, ImageError> {
         tile_h: be32(b, 22)?,
         tile_x0: be32(b, 26)?,
         tile_y0: be32(b, 30)?,
-        layers: 1,
         components,
+        tile_codings: Vec::new(),
     };
     let h = &header;
     if h.x1 <= h.x0 || h.y1 <= h.y0 {
@@ -277,6 +375,7 @@ fn parse_coding(b: &[u8], at: usize, precincts: bool) -> Result<ComponentCoding,
     Ok(ComponentCoding {
         dx: 1,
         dy: 1,
+        layers: 1,
         resolutions: levels + 1,
         cblk_w: xcb,
         cblk_h: ycb,
