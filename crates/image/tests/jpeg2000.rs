@@ -227,23 +227,32 @@ fn reduced_reads_use_the_levels_and_look_like_the_full_image() {
 
 #[test]
 fn the_pixel_limit_applies_to_what_a_read_decodes() {
-    let source = tessera_source::FileSource::open(&corpus(VALIDATOR_JP2)).unwrap();
+    // The tiled fixture (1024x1024 in 256 px tiles): each tile is within the limit, so it opens.
     let limits = ReadLimits {
         max_pixels: 300_000,
         ..ReadLimits::default()
     };
-    let mut reader = open(Arc::new(source), &limits).expect("a multi-level image opens");
+    let mut reader = open(Arc::new(fixture()), &limits).expect("a tiled image opens");
     let thumb = reader
-        .read(Rect::full(1000, 1000), Dimensions::new(500, 500))
-        .expect("level 1 is 250,000 pixels");
-    assert_eq!((thumb.width, thumb.height), (500, 500));
+        .read(Rect::full(1024, 1024), Dimensions::new(512, 512))
+        .expect("level 1 is 262,144 pixels");
+    assert_eq!((thumb.width, thumb.height), (512, 512));
     reader
         .read(Rect::new(0, 0, 512, 512), Dimensions::new(512, 512))
         .expect("a full-resolution tile");
-    let refused = reader.read(Rect::full(1000, 1000), Dimensions::new(1000, 1000));
+    let refused = reader.read(Rect::full(1024, 1024), Dimensions::new(1024, 1024));
     assert!(
         matches!(refused, Err(ImageError::OverBudget(_))),
         "{refused:?}"
+    );
+    // An untiled image is one tile, held to the limit at open like any untiled image (OpenJPEG
+    // sets up a whole tile's code-blocks at every resolution, whatever the level read).
+    let source = tessera_source::FileSource::open(&corpus(VALIDATOR_JP2)).unwrap();
+    let untiled = open(Arc::new(source), &limits);
+    assert!(
+        matches!(untiled, Err(ImageError::TooLarge(_))),
+        "{:?}",
+        untiled.err()
     );
 }
 

@@ -34,12 +34,55 @@ impl GifReader {
         };
         let le = |b: &[u8]| u32::from(u16::from_le_bytes([b[0], b[1]]));
         let header = checked_header(le(w), le(h), SourceFormat::Gif, limits)?;
+        if let Some(frame) = first_frame_size(source.as_ref()) {
+            super::check_canvas("gif", (header.width, header.height), frame)?;
+        }
         Ok(Self {
             header,
             source,
             max_pixels: limits.max_pixels,
         })
     }
+}
+
+/// Most blocks walked before the first image descriptor.
+const MAX_BLOCKS: usize = 4096;
+
+/// The width and height of the first image descriptor, found by walking the blocks before it;
+/// `None` when the file ends or breaks first (the decoder then reports why).
+fn first_frame_size(source: &dyn RandomAccess) -> Option<(u32, u32)> {
+    let flags = *source.read_range(0, 13).ok()?.get(10)?;
+    let mut at: u64 = 13;
+    if flags & 0x80 != 0 {
+        at += 3 << ((flags & 7) + 1);
+    }
+    for _ in 0..MAX_BLOCKS {
+        let block = source.read_range(at, 10).ok()?;
+        match *block.first()? {
+            0x2C => {
+                let le = |i: usize| {
+                    Some(u32::from(u16::from_le_bytes([
+                        *block.get(i)?,
+                        *block.get(i + 1)?,
+                    ])))
+                };
+                return Some((le(5)?, le(7)?));
+            }
+            0x21 => {
+                // Extension: label, then sub-blocks until an empty one.
+                at += 2;
+                for _ in 0..MAX_BLOCKS {
+                    let size = *source.read_range(at, 1).ok()?.first()?;
+                    at += 1 + u64::from(size);
+                    if size == 0 {
+                        break;
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 impl ImageReader for GifReader {

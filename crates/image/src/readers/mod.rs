@@ -165,6 +165,23 @@ fn checked_header(
     })
 }
 
+/// Canvases up to this many pixels are not compared with their first frame ([`check_canvas`]).
+const FREE_CANVAS_PIXELS: u64 = 1 << 24;
+
+/// Refuse a GIF screen or an animated WebP canvas that is more than 4 times the area of the first
+/// frame drawn on it and over [`FREE_CANVAS_PIXELS`]: only the frame comes from the data, so a
+/// small file could otherwise make every read allocate, fill and resize a huge empty canvas.
+fn check_canvas(format: &str, canvas: (u32, u32), frame: (u32, u32)) -> Result<(), ImageError> {
+    let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
+    if area(canvas) > FREE_CANVAS_PIXELS && area(canvas) > area(frame).saturating_mul(4) {
+        return Err(ImageError::Corrupt(format!(
+            "{format}: a {}x{} canvas around a first frame of {}x{}",
+            canvas.0, canvas.1, frame.0, frame.1
+        )));
+    }
+    Ok(())
+}
+
 /// The limits to check a header against: a windowed source (tiled, or with reduced levels) is read
 /// a window at a time, so its full size is not held against the pixel limit, which applies to each
 /// read instead ([`check_read_budget`]).

@@ -31,6 +31,9 @@ impl WebpReader {
         let (width, height) = webp_size(&head)
             .ok_or_else(|| ImageError::Corrupt("webp: unreadable header".into()))?;
         let header = checked_header(width, height, SourceFormat::Webp, limits)?;
+        if head.get(12..16) == Some(b"VP8X") {
+            check_canvas(source.as_ref(), &head, width, height)?;
+        }
         let orientation = exif_orientation(source.as_ref(), &head).unwrap_or(1);
         Ok(Self {
             header,
@@ -68,6 +71,68 @@ fn exif_orientation(source: &dyn RandomAccess, head: &[u8]) -> Option<u8> {
         }
     }
     None
+}
+
+/// Refuse an extended (VP8X) still image whose frame is not the size of the canvas it declares
+/// (decoders would allocate the canvas, not the frame), an animation whose canvas is far larger
+/// than its first frame ([`super::check_canvas`]), and an animation without frames. Only chunk
+/// headers are read, and the first bytes of the frame.
+fn check_canvas(
+    source: &dyn RandomAccess,
+    head: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<(), ImageError> {
+    const ANIMATION_FLAG: u8 = 0x02;
+    let corrupt = |m: String| ImageError::Corrupt(format!("webp: {m}"));
+    let animated = head.get(20).is_some_and(|f| f & ANIMATION_FLAG != 0);
+    let mut at: u64 = 12;
+    for _ in 0..MAX_CHUNKS {
+        if at.saturating_add(8) > source.len() {
+            break;
+        }
+        let chunk = source.read_range(at, 8)?;
+        let kind = chunk.get(..4).unwrap_or_default();
+        let size = chunk
+            .get(4..8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_le_bytes);
+        match kind {
+            b"ANMF" if animated => {
+                // X/2, Y/2, width - 1 and height - 1, 24 bits each.
+                let frame = source.read_range(at + 8, 12)?;
+                let le24 = |i: usize| {
+                    frame.get(i..i + 3).map_or(0, |b| {
+                        u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16
+                    })
+                };
+                return super::check_canvas("webp", (width, height), (le24(6) + 1, le24(9) + 1));
+            }
+            b"VP8 " | b"VP8L" if !animated => {
+                // The frame header, laid out as in a simple file's first chunk.
+                let mut frame = vec![0u8; 12];
+                frame.extend(source.read_range(at, 8 + (size as usize).min(10))?);
+                let (w, h) =
+                    webp_size(&frame).ok_or_else(|| corrupt("unreadable frame header".into()))?;
+                if (w, h) != (width, height) {
+                    return Err(corrupt(format!(
+                        "the canvas is {width}x{height} but its image is {w}x{h}"
+                    )));
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        at = at.saturating_add(8 + u64::from(size) + u64::from(size & 1));
+    }
+    Err(corrupt(format!(
+        "no {} in the file",
+        if animated {
+            "animation frame"
+        } else {
+            "image data"
+        }
+    )))
 }
 
 /// Width and height from the first 30 bytes of a WebP file.

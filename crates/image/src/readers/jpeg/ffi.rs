@@ -2,7 +2,7 @@
 //! crate does not expose (cropping and skipping scanlines).
 
 use std::marker::PhantomData;
-use std::os::raw::c_ulong;
+use std::os::raw::{c_long, c_ulong};
 
 use mozjpeg_sys::{
     jpeg_common_struct, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct,
@@ -29,8 +29,9 @@ pub(super) struct Decoder<'a> {
 }
 
 impl<'a> Decoder<'a> {
-    /// Create a decompressor over `data` and read the header up to the first scan.
-    pub(super) fn new(data: &'a [u8]) -> Result<Self, ImageError> {
+    /// Create a decompressor over `data` that may hold at most `max_memory` bytes in whole-image
+    /// (virtual array) buffers, and read the header up to the first scan.
+    pub(super) fn new(data: &'a [u8], max_memory: u64) -> Result<Self, ImageError> {
         if data.is_empty() {
             return Err(ImageError::Corrupt("jpeg: empty file".into()));
         }
@@ -48,6 +49,13 @@ impl<'a> Decoder<'a> {
         // requires; both live in boxes owned by the returned Decoder.
         unsafe { jpeg_create_decompress(&mut *cinfo) };
         cinfo.common.progress = &mut *progress;
+        // libjpeg's memory manager checks its virtual arrays (whole-image coefficient buffers)
+        // against this before allocating them, and fails without a backing store.
+        let limit = c_long::try_from(max_memory).unwrap_or(c_long::MAX).max(1);
+        // SAFETY: jpeg_create_decompress installed the memory manager `mem` points at.
+        if let Some(mem) = unsafe { cinfo.common.mem.as_mut() } {
+            mem.max_memory_to_use = limit;
+        }
         let mut dec = Self {
             cinfo,
             _err: err,

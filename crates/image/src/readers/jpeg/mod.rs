@@ -27,6 +27,8 @@ pub(crate) struct JpegReader {
     colour: ColourOptions,
     /// EXIF orientation found before the first scan (1 when none).
     orientation: u8,
+    /// Most bytes libjpeg may hold in whole-image buffers ([`memory_budget`]).
+    max_memory: u64,
 }
 
 /// Bytes at the start of the file searched for the EXIF orientation.
@@ -46,6 +48,7 @@ impl JpegReader {
             source,
             colour: limits.colour(),
             orientation,
+            max_memory: memory_budget(limits.max_pixels),
         })
     }
 }
@@ -62,8 +65,10 @@ impl ImageReader for JpegReader {
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
         let data = self.source.read_all()?;
         let header = self.header;
-        let colour = self.colour;
-        guard("jpeg", || decode(&data, &header, region, target, colour))
+        let (colour, memory) = (self.colour, self.max_memory);
+        guard("jpeg", || {
+            decode(&data, &header, region, target, colour, memory)
+        })
     }
 }
 
@@ -131,6 +136,14 @@ fn dct_scale(region: Rect, target: Dimensions) -> u8 {
     8
 }
 
+/// The bytes libjpeg may hold in whole-image buffers (the coefficients of a progressive or
+/// multi-scan JPEG, 2 bytes per sample at full resolution whatever the DCT scale): what an RGBA
+/// raster of the pixel limit takes, 4 bytes per pixel. Beyond it libjpeg would need a backing
+/// store, which Tessera's build has none of, so the decode fails before allocating.
+fn memory_budget(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(4)
+}
+
 /// Decode `region`, scaled by a DCT factor where the target allows, then convert it to the
 /// output layout (CMYK through the embedded or the default CMYK profile, ICC to sRGB). libjpeg
 /// errors and truncation warnings unwind as panics and are caught by [`guard`].
@@ -140,9 +153,17 @@ fn decode(
     region: Rect,
     target: Dimensions,
     colour: ColourOptions,
+    max_memory: u64,
 ) -> Result<Raster, ImageError> {
     let meta = jpeg_meta::parse(data);
-    let samples = decode_samples(data, header, region, target, Skip::OutsideRegion)?;
+    let samples = decode_samples(
+        data,
+        header,
+        region,
+        target,
+        Skip::OutsideRegion,
+        max_memory,
+    )?;
     let mut out = Raster::new(samples.width, samples.height, samples.layout())?;
     match samples.kind {
         Kind::Cmyk => {
@@ -227,9 +248,10 @@ fn decode_samples(
     region: Rect,
     target: Dimensions,
     skip: Skip,
+    max_memory: u64,
 ) -> Result<Samples, ImageError> {
     let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
-    let mut dec = ffi::Decoder::new(data)?;
+    let mut dec = ffi::Decoder::new(data, max_memory)?;
     let kind = match dec.jpeg_color_space() {
         J_COLOR_SPACE::JCS_GRAYSCALE => Kind::Gray,
         J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK => Kind::Cmyk,
@@ -360,10 +382,18 @@ mod tests {
                 // Full size and each DCT scale (1/2, 1/4, 1/8).
                 for div in [1, 2, 4, 8] {
                     let target = Dimensions::new((region.w / div).max(1), (region.h / div).max(1));
-                    let fast = decode_samples(&data, &header, region, target, Skip::OutsideRegion)
-                        .expect("region decode");
-                    let full = decode_samples(&data, &header, region, target, Skip::Nothing)
-                        .expect("full decode");
+                    let fast = decode_samples(
+                        &data,
+                        &header,
+                        region,
+                        target,
+                        Skip::OutsideRegion,
+                        u64::MAX,
+                    )
+                    .expect("region decode");
+                    let full =
+                        decode_samples(&data, &header, region, target, Skip::Nothing, u64::MAX)
+                            .expect("full decode");
                     assert_eq!((fast.width, fast.height), (full.width, full.height));
                     assert_eq!(fast.kind, full.kind);
                     let worst = fast
@@ -398,6 +428,7 @@ mod tests {
                 Rect::full(w, h),
                 Dimensions::new(w, h),
                 Skip::Nothing,
+                u64::MAX,
             )
             .expect("decode");
             let dec = Decompress::with_err(strict_error_manager())

@@ -6,6 +6,8 @@
 //! the tiles the area does not touch. Each read opens a fresh decoder: OpenJPEG decodes once per
 //! header read, and a main header is small.
 
+mod budget;
+mod codestream;
 mod ffi;
 mod pixels;
 
@@ -20,6 +22,7 @@ use super::{
 };
 use crate::colour::ColourOptions;
 use crate::{ImageError, Raster, SourceFormat};
+use codestream::MainHeader;
 use ffi::{Container, Decoder, Geometry};
 use pixels::Window;
 
@@ -29,6 +32,8 @@ pub(crate) struct Jpeg2000Reader {
     source: Arc<dyn RandomAccess>,
     container: Container,
     geometry: Geometry,
+    /// The main header as Tessera read it, to cost each read.
+    main: MainHeader,
     colour: ColourOptions,
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
@@ -37,7 +42,8 @@ pub(crate) struct Jpeg2000Reader {
 impl Jpeg2000Reader {
     /// Read the main header (and the JP2 boxes before the codestream); no pixels are decoded. An
     /// image with several tiles or resolution levels is read a window at a time, so the pixel limit
-    /// then applies to what each read decodes rather than to the full size.
+    /// then applies to what each read decodes rather than to the full size. The main header is
+    /// read and checked ([`budget::check_header`]) before OpenJPEG reads it.
     pub(crate) fn open(
         source: Arc<dyn RandomAccess>,
         prefix: &[u8],
@@ -48,6 +54,9 @@ impl Jpeg2000Reader {
         } else {
             Container::Jp2
         };
+        let start = codestream::codestream_offset(source.as_ref(), container == Container::J2k)?;
+        let main = codestream::read_main_header(source.as_ref(), start)?;
+        budget::check_header(&main, limits.max_pixels)?;
         let geometry = guard("jpeg2000", || {
             Decoder::open(source.clone(), container)?.geometry()
         })?;
@@ -70,6 +79,7 @@ impl Jpeg2000Reader {
             source,
             container,
             geometry,
+            main,
             colour: limits.colour(),
             max_pixels: limits.max_pixels,
         })
@@ -126,6 +136,7 @@ impl ImageReader for Jpeg2000Reader {
             grid(window.x + u64::from(window.w), g.x1),
             grid(window.y + u64::from(window.h), g.y1),
         );
+        budget::check_read(&self.main, area, (rect.w, rect.h), self.max_pixels)?;
         let (source, container, colour) = (self.source.clone(), self.container, self.colour);
         guard("jpeg2000", || {
             let decoded = Decoder::open(source, container)?.decode(reduce, area)?;
