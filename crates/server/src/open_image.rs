@@ -28,7 +28,7 @@ pub fn with_image<T, E: OpenError>(
     let mut last: E = SourceError::NotFound.into();
     for (alternate, candidate) in candidates.iter().enumerate() {
         // A reader kept open for this very version of the object, else the object opened anew.
-        let tag = match state.sources.version_now(candidate) {
+        let mut tag = match state.sources.version_now(candidate) {
             Some(Ok(v)) => Some(v.tag),
             _ => None,
         };
@@ -40,6 +40,10 @@ pub fn with_image<T, E: OpenError>(
                     Err(SourceError::NotFound) | Err(SourceError::Ambiguous(_)) => continue,
                     Err(e) => return Err(e.into()),
                 };
+                // A folder file is kept under the version of what was really opened (its own fstat).
+                if let Some(v) = &opened.version {
+                    tag = Some(v.tag.clone());
+                }
                 let reader = tessera_image::open(opened.data, &state.read_limits);
                 (reader.map_err(E::from), opened.failure, opened.kind)
             }

@@ -1,12 +1,12 @@
 //! The source cache: fetched bytes (whole objects and blocks) on local disk, bounded in size with
 //! least-recently-used eviction, written atomically (temp file, then rename), with one fetch at a time per key.
 
+use crate::cache_dir::{CacheDir, EntryKind};
 use crate::random_access::FileSource;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// A bounded LRU cache of byte blobs in one folder. Each key is stored as one file named by its SHA-256.
+/// Files are reached from the folder's descriptor, never through a symlink planted in it.
 #[derive(Debug)]
 pub struct DiskCache {
-    dir: PathBuf,
+    dir: CacheDir,
     max_bytes: u64,
     index: Mutex<Index>,
     flights: Mutex<HashMap<String, Weak<Mutex<()>>>>,
@@ -70,21 +71,18 @@ impl DiskCache {
     /// A cache in `dir` (created if missing) holding at most `max_bytes`. Files left by an earlier run are
     /// kept (oldest modified evicted first); unfinished temp files are removed.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        let files = CacheDir::open(dir)?;
         let mut found = Vec::new();
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let meta = entry.metadata()?;
-            if name.starts_with(TEMP_PREFIX) {
-                let _ = fs::remove_file(entry.path());
-            } else if meta.is_file() && name.len() == 64 {
-                found.push((meta.modified().ok(), name, meta.len()));
+        for entry in files.entries("")? {
+            if entry.name.starts_with(TEMP_PREFIX) {
+                let _ = files.remove_file(&entry.name);
+            } else if entry.kind == EntryKind::File && entry.name.len() == 64 {
+                found.push((entry.modified, entry.name, entry.len));
             }
         }
         found.sort();
         let cache = Self {
-            dir: dir.to_path_buf(),
+            dir: files,
             max_bytes,
             index: Mutex::new(Index::default()),
             flights: Mutex::new(HashMap::new()),
@@ -111,7 +109,7 @@ impl DiskCache {
         if !self.lock_index().touch(&name) {
             return None;
         }
-        match fs::read(self.dir.join(&name)) {
+        match self.dir.read(&name) {
             Ok(bytes) => Some(bytes),
             Err(_) => {
                 self.lock_index().remove(&name);
@@ -126,7 +124,7 @@ impl DiskCache {
         if !self.lock_index().touch(&name) {
             return None;
         }
-        match FileSource::open(&self.dir.join(&name)) {
+        match self.dir.open_file(&name).and_then(FileSource::from_opened) {
             Ok(file) => Some(file),
             Err(_) => {
                 self.lock_index().remove(&name);
@@ -140,19 +138,17 @@ impl DiskCache {
     pub fn put(&self, key: &str, bytes: &[u8]) -> io::Result<FileSource> {
         let name = file_name(key);
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
-        let temp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        let temp = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
         let result = (|| -> io::Result<FileSource> {
-            let mut file = fs::File::create(&temp)?;
+            let mut file = self.dir.create_new(&temp)?;
             file.write_all(bytes)?;
             file.flush()?;
-            let opened = FileSource::open(&temp)?;
-            fs::rename(&temp, self.dir.join(&name))?;
+            let opened = FileSource::from_file(file, bytes.len() as u64);
+            self.dir.rename(&temp, &name)?;
             Ok(opened)
         })();
         if result.is_err() {
-            let _ = fs::remove_file(&temp);
+            let _ = self.dir.remove_file(&temp);
         }
         let opened = result?;
         self.lock_index().insert(name, bytes.len() as u64);
@@ -164,7 +160,7 @@ impl DiskCache {
     pub fn remove(&self, key: &str) {
         let name = file_name(key);
         if self.lock_index().remove(&name) {
-            let _ = fs::remove_file(self.dir.join(name));
+            let _ = self.dir.remove_file(&name);
         }
     }
 
@@ -199,7 +195,7 @@ impl DiskCache {
             }
         }
         for name in doomed {
-            let _ = fs::remove_file(self.dir.join(name));
+            let _ = self.dir.remove_file(&name);
         }
     }
 
@@ -222,6 +218,7 @@ fn file_name(key: &str) -> String {
 mod tests {
     use super::*;
     use crate::RandomAccess;
+    use std::fs;
 
     #[test]
     fn stores_reads_and_evicts_least_recently_used() {
@@ -261,6 +258,32 @@ mod tests {
         assert!(!dir.path().join(".tmp-1-1").exists());
         cache.remove("k");
         assert!(cache.get("k").is_none());
+    }
+
+    #[test]
+    fn planted_symlinks_are_neither_read_nor_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("victim");
+        fs::write(&outside, b"precious").unwrap();
+        let cache_dir = dir.path().join("cache");
+        fs::create_dir(&cache_dir).unwrap();
+        // A cached entry's file name and the next temp file's name, both planted as symlinks out.
+        std::os::unix::fs::symlink(&outside, cache_dir.join(file_name("k"))).unwrap();
+        let cache = DiskCache::open(&cache_dir, 1000).unwrap();
+        let temp = format!("{TEMP_PREFIX}{}-0", std::process::id());
+        std::os::unix::fs::symlink(&outside, cache_dir.join(temp)).unwrap();
+        assert!(cache.get("k").is_none(), "a symlink is not an entry");
+        // The write refuses the planted temp name (O_EXCL) instead of writing through it...
+        assert!(cache.put("k", b"new").is_err());
+        // ...and the next one replaces the planted entry itself, not what it pointed at.
+        assert_eq!(cache.put("k", b"new").unwrap().read_all().unwrap(), b"new");
+        assert_eq!(cache.get("k").unwrap(), b"new");
+        assert!(!fs::symlink_metadata(cache_dir.join(file_name("k")))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        cache.remove("k");
+        assert_eq!(fs::read(&outside).unwrap(), b"precious");
     }
 
     #[test]

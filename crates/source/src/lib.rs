@@ -2,6 +2,8 @@
 //! identifier rules with fallbacks, ranged reads by blocks, and a bounded on-disk source cache.
 
 mod aws_profile;
+mod beneath;
+mod cache_dir;
 mod disk_cache;
 mod error;
 mod failure;
@@ -16,13 +18,15 @@ mod rules;
 mod sources;
 mod store;
 
+pub use beneath::{Access, Beneath};
+pub use cache_dir::{CacheDir, Entry, EntryKind};
 pub use disk_cache::DiskCache;
 pub use error::SourceError;
 pub use failure::FailureSlot;
 pub use listing::{has_image_extension, image_files, Listing};
 pub use observer::{NoObserver, SourceKind, SourceObserver};
 pub use random_access::{FileSource, RandomAccess, ReadSeek};
-pub use resolve::{FolderResolver, ResolveError, IMAGE_EXTENSIONS};
+pub use resolve::{FileMeta, FolderResolver, Found, ResolveError, IMAGE_EXTENSIONS};
 pub use rules::{checked_key, Candidate, Rule, RuleConfig, Rules};
 pub use sources::{ObjectVersion, Opened, Sources, DEFAULT_SOURCE};
 pub use store::{FetchSettings, SourceConfig};

@@ -1,7 +1,10 @@
 //! Listing a collection: every image file under a folder, and the identifiers a rule set serves.
 
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::io::Errno;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::Path;
 
 use crate::resolve::IMAGE_EXTENSIONS;
 
@@ -22,33 +25,54 @@ pub struct Listing {
 }
 
 /// Every file under `root` (recursively, symlinks not followed) whose extension is an image
-/// extension, as paths relative to `root` with `/` separators, sorted.
+/// extension, as paths relative to `root` with `/` separators, sorted. Each folder is opened relative
+/// to its parent's descriptor with `O_NOFOLLOW`, so a folder swapped for a symlink while the walk runs
+/// is skipped, never walked.
 pub fn image_files(root: &Path) -> io::Result<Vec<String>> {
+    let dir = rustix::fs::open(root, dir_flags(), Mode::empty())?;
     let mut found = Vec::new();
-    walk(root, root, 0, &mut found)?;
+    walk(dir, "", 0, &mut found)?;
     found.sort();
     Ok(found)
 }
 
-fn walk(root: &Path, dir: &Path, depth: usize, found: &mut Vec<String>) -> io::Result<()> {
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+fn walk(dir: OwnedFd, prefix: &str, depth: usize, found: &mut Vec<String>) -> io::Result<()> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+    let mut entries = Vec::new();
+    for entry in Dir::read_from(&dir)?.filter_map(Result::ok) {
+        let Ok(name) = entry.file_name().to_str() else {
             continue;
         };
-        if meta.is_dir() {
-            walk(root, &path, depth + 1, found)?;
-        } else if meta.is_file() && has_image_extension(&path.to_string_lossy()) {
-            if let Some(id) = relative(root, &path) {
-                found.push(id);
+        if name == "." || name == ".." {
+            continue;
+        }
+        let mut kind = entry.file_type();
+        if kind == FileType::Unknown {
+            match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => kind = FileType::from_raw_mode(stat.st_mode),
+                Err(_) => continue,
             }
+        }
+        entries.push((name.to_string(), kind));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, kind) in entries {
+        let path = format!("{prefix}{name}");
+        if kind == FileType::Directory {
+            match rustix::fs::openat(&dir, name.as_str(), dir_flags(), Mode::empty()) {
+                Ok(sub) => walk(sub, &format!("{path}/"), depth + 1, found)?,
+                // Gone, or replaced by a symlink or a file since it was listed.
+                Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        } else if kind == FileType::RegularFile && has_image_extension(&name) {
+            found.push(path);
         }
     }
     Ok(())
@@ -58,12 +82,6 @@ fn walk(root: &Path, dir: &Path, depth: usize, found: &mut Vec<String>) -> io::R
 pub fn has_image_extension(name: &str) -> bool {
     name.rsplit_once('.')
         .is_some_and(|(_, ext)| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(ext)))
-}
-
-fn relative(root: &Path, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(root).ok()?;
-    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-    Some(parts?.join("/"))
 }
 
 #[cfg(test)]
@@ -78,7 +96,17 @@ mod tests {
         std::fs::write(dir.path().join("b.jpg"), b"x")?;
         std::fs::write(dir.path().join("notes.txt"), b"x")?;
         std::fs::write(dir.path().join("jpg"), b"x")?;
-        assert_eq!(image_files(dir.path())?, vec!["b.jpg", "sub/a.TIF"]);
+        std::fs::create_dir(dir.path().join("sub/deeper"))?;
+        std::fs::write(dir.path().join("sub/deeper/c.png"), b"x")?;
+        let outside = tempfile::tempdir()?;
+        std::fs::write(outside.path().join("secret.png"), b"x")?;
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linked"))?;
+        std::os::unix::fs::symlink("b.jpg", dir.path().join("alias.jpg"))?;
+        assert_eq!(
+            image_files(dir.path())?,
+            vec!["b.jpg", "sub/a.TIF", "sub/deeper/c.png"],
+            "symlinks are not followed"
+        );
         Ok(())
     }
 }

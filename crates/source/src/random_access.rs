@@ -49,6 +49,18 @@ impl FileSource {
         let len = file.metadata()?.len();
         Ok(Self { file, len })
     }
+
+    /// An already opened `file` whose length `len` was read from its own descriptor (`fstat`), so
+    /// nothing about it is looked up by path again.
+    pub fn from_file(file: File, len: u64) -> Self {
+        Self { file, len }
+    }
+
+    /// An already opened `file`, its length from its own descriptor.
+    pub fn from_opened(file: File) -> io::Result<Self> {
+        let len = file.metadata()?.len();
+        Ok(Self { file, len })
+    }
 }
 
 impl RandomAccess for FileSource {

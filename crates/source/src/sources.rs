@@ -8,7 +8,7 @@ use crate::observer::{SourceKind, SourceObserver};
 use crate::remote::RemoteSource;
 use crate::rules::{Candidate, RuleConfig, Rules};
 use crate::store::{build, FetchSettings, SourceConfig};
-use crate::{FailureSlot, FileSource, FolderResolver, RandomAccess};
+use crate::{Access, FailureSlot, FileSource, FolderResolver, Found, RandomAccess};
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -34,6 +34,9 @@ pub struct Opened {
     pub kind: SourceKind,
     /// The key within the source.
     pub key: String,
+    /// For a folder source, the version of the very file opened (from its descriptor), which may be
+    /// newer than one looked up before opening; `None` for remote objects.
+    pub version: Option<ObjectVersion>,
 }
 
 /// The version of one object, read without its bytes: what a derivative cache keys on. A replaced object
@@ -178,30 +181,8 @@ impl Sources {
             None => Err(SourceError::NotFound),
             Some(Source::Remote(remote)) => remote.object_version(&candidate.key),
             Some(Source::Folder(resolver)) => {
-                let path = resolver.resolve(&candidate.key)?;
-                let meta =
-                    std::fs::metadata(&path).map_err(|e| SourceError::Local(e.to_string()))?;
-                let modified_ns = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
-                let object = path
-                    .strip_prefix(resolver.root())
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned();
-                Ok(ObjectVersion {
-                    object,
-                    modified_ns,
-                    size: meta.len(),
-                    tag: format!(
-                        "{}\n{}\n{modified_ns}\n{}",
-                        candidate.source,
-                        path.display(),
-                        meta.len()
-                    ),
-                })
+                let found = resolver.resolve(&candidate.key, Access::Handle)?;
+                Ok(folder_version(&candidate.source, resolver, &found))
             }
         }
     }
@@ -262,11 +243,12 @@ impl Sources {
             .get(&candidate.source)
             .ok_or(SourceError::NotFound)?;
         let failure = FailureSlot::default();
+        let mut version = None;
         let (data, kind): (Arc<dyn RandomAccess>, SourceKind) = match source {
             Source::Folder(resolver) => {
-                let path = resolver.resolve(&candidate.key)?;
-                let file =
-                    FileSource::open(&path).map_err(|e| SourceError::Local(e.to_string()))?;
+                let found = resolver.resolve(&candidate.key, Access::Read)?;
+                version = Some(folder_version(&candidate.source, resolver, &found));
+                let file = FileSource::from_file(std::fs::File::from(found.fd), found.meta.size);
                 let counted = Counted {
                     inner: file,
                     observer: Arc::clone(&self.observer),
@@ -281,7 +263,29 @@ impl Sources {
             source: candidate.source.clone(),
             kind,
             key: candidate.key.clone(),
+            version,
         })
+    }
+}
+
+/// The version of a file found in a folder source, from its own descriptor's `fstat`: its name under
+/// the folder, inode, modification time and size, so a file replaced under the same name (even with
+/// the same size and time) is a new version.
+fn folder_version(source: &str, resolver: &FolderResolver, found: &Found) -> ObjectVersion {
+    let meta = &found.meta;
+    ObjectVersion {
+        object: found.relative.clone(),
+        modified_ns: meta.modified_ns,
+        size: meta.size,
+        tag: format!(
+            "{source}\n{}/{}\n{}:{}\n{}\n{}",
+            resolver.root().display(),
+            found.relative,
+            meta.dev,
+            meta.ino,
+            meta.modified_ns,
+            meta.size
+        ),
     }
 }
 

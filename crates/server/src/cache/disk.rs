@@ -2,15 +2,18 @@
 //! and renamed into place (atomic), indexed by an in-memory LRU that reserves room *before* a file is
 //! written, so the folder never holds more than the bound. Readers read whole files; a file evicted
 //! while it is being read stays readable until closed (Unix semantics), so no response is cut short.
+//! Every file is reached from the folder's descriptor without following symlinks ([`CacheDir`]), so a
+//! symlink planted in the folder can make Tessera neither read nor write nor delete outside it.
 
 use super::lru::Lru;
 use super::{CacheKey, Entry};
 use bytes::Bytes;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
+use tessera_source::{CacheDir, EntryKind};
 
 const MAGIC: &str = "TESSERA-CACHE 1";
 const TMP: &str = "tmp";
@@ -19,6 +22,7 @@ const TMP: &str = "tmp";
 #[derive(Debug)]
 pub struct DiskCache {
     dir: PathBuf,
+    files: CacheDir,
     index: Mutex<Lru<String, ()>>,
     rebuilt: AtomicBool,
     seq: AtomicU64,
@@ -37,9 +41,11 @@ impl DiskCache {
     /// A cache in `dir` (created if missing) of at most `max_bytes` and `max_files`. The index of what
     /// is already there is rebuilt by [`DiskCache::rebuild`], which the caller runs in the background.
     pub fn open(dir: &Path, max_bytes: u64, max_files: usize) -> io::Result<Self> {
-        std::fs::create_dir_all(dir.join(TMP))?;
+        let files = CacheDir::open(dir)?;
+        files.create_dirs(TMP)?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            files,
             index: Mutex::new(Lru::new(max_bytes, max_files)),
             rebuilt: AtomicBool::new(false),
             seq: AtomicU64::new(0),
@@ -57,14 +63,18 @@ impl DiskCache {
         if !indexed && self.rebuilt.load(Ordering::Acquire) {
             return None;
         }
-        let path = self.dir.join(&rel);
-        match tokio::fs::read(&path).await {
+        let (files, path) = (self.files.clone(), rel.clone());
+        let read = tokio::task::spawn_blocking(move || files.read(&path)).await;
+        match read.unwrap_or_else(|e| Err(io::Error::other(e))) {
             Ok(data) => {
                 let size = data.len() as u64;
                 let entry = decode(&data, key)?;
                 // Record the use on disk too, so recency survives a restart.
+                let (files, path) = (self.files.clone(), rel.clone());
                 let _ = tokio::task::spawn_blocking(move || {
-                    std::fs::File::open(path).and_then(|f| f.set_modified(SystemTime::now()))
+                    files
+                        .open_file(&path)
+                        .and_then(|f| f.set_modified(SystemTime::now()))
                 })
                 .await;
                 if !indexed {
@@ -90,26 +100,29 @@ impl DiskCache {
             Ok(evicted) => evicted,
             Err(()) => return,
         };
-        for (old, ()) in evicted {
-            let _ = tokio::fs::remove_file(self.dir.join(old)).await;
-        }
-        let tmp = self.dir.join(TMP).join(format!(
-            "{}-{}",
+        let tmp = format!(
+            "{TMP}/{}-{}",
             std::process::id(),
             self.seq.fetch_add(1, Ordering::Relaxed)
-        ));
-        let target = self.dir.join(&rel);
-        let result = async {
-            if let Some(parent) = target.parent() {
-                tokio::fs::create_dir_all(parent).await?;
+        );
+        let (files, target, group) = (self.files.clone(), rel.clone(), key.group.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            for (old, ()) in evicted {
+                let _ = files.remove_file(&old);
             }
-            tokio::fs::write(&tmp, &data).await?;
-            tokio::fs::rename(&tmp, &target).await
-        }
-        .await;
+            let written = files.create_dirs(&group).and_then(|()| {
+                files.create_new(&tmp)?.write_all(&data)?;
+                files.rename(&tmp, &target)
+            });
+            if written.is_err() {
+                let _ = files.remove_file(&tmp);
+            }
+            written
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
         if let Err(e) = result {
             tracing::warn!(error = %e, "writing to the disk cache failed");
-            let _ = tokio::fs::remove_file(&tmp).await;
             self.lock().remove(&rel);
         }
     }
@@ -133,23 +146,20 @@ impl DiskCache {
     /// Runs in the background at start-up; entries written meanwhile stay the most recent.
     pub fn rebuild(&self) {
         let mut found: Vec<(SystemTime, String, u64)> = Vec::new();
-        for group in read_dir(&self.dir) {
-            let name = group.file_name().to_string_lossy().into_owned();
-            let path = group.path();
+        for group in entries(&self.files, "") {
+            let name = group.name;
             if name == TMP {
-                for tmp in read_dir(&path) {
-                    let _ = std::fs::remove_file(tmp.path());
+                for tmp in entries(&self.files, TMP) {
+                    let _ = self.files.remove_file(&format!("{TMP}/{}", tmp.name));
                 }
                 continue;
             }
-            if !path.is_dir() {
+            if group.kind != EntryKind::Dir {
                 continue;
             }
-            for file in read_dir(&path) {
-                if let Ok(meta) = file.metadata() {
-                    let rel = format!("{name}/{}", file.file_name().to_string_lossy());
-                    let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                    found.push((mtime, rel, meta.len()));
+            for file in entries(&self.files, &name) {
+                if file.kind == EntryKind::File {
+                    found.push((file.modified, format!("{name}/{}", file.name), file.len));
                 }
             }
         }
@@ -163,7 +173,7 @@ impl DiskCache {
             }
         }
         for rel in dropped {
-            let _ = std::fs::remove_file(self.dir.join(rel));
+            let _ = self.files.remove_file(&rel);
         }
         self.rebuilt.store(true, Ordering::Release);
     }
@@ -177,7 +187,7 @@ impl DiskCache {
     fn remember(&self, rel: String, size: u64) {
         let evicted = self.lock().insert(rel, (), size).unwrap_or_default();
         for (old, ()) in evicted {
-            let _ = std::fs::remove_file(self.dir.join(old));
+            let _ = self.files.remove_file(&old);
         }
     }
 
@@ -190,23 +200,41 @@ impl DiskCache {
 /// purge and by `tessera cache purge` alike.
 pub fn purge_dir(dir: &Path, group: Option<&str>) -> Purged {
     let mut purged = Purged::default();
-    for entry in read_dir(dir) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == TMP || group.is_some_and(|g| g != name) || !entry.path().is_dir() {
+    if !dir.is_dir() {
+        return purged;
+    }
+    let Ok(files) = CacheDir::open(dir) else {
+        return purged;
+    };
+    for entry in entries(&files, "") {
+        let name = entry.name;
+        if name == TMP || group.is_some_and(|g| g != name) || entry.kind != EntryKind::Dir {
             continue;
         }
-        for file in read_dir(&entry.path()) {
-            let size = file.metadata().map_or(0, |m| m.len());
-            if std::fs::remove_file(file.path()).is_ok() {
+        for file in entries(&files, &name) {
+            let size = if file.kind == EntryKind::File {
+                file.len
+            } else {
+                0
+            };
+            if file.kind != EntryKind::Dir
+                && files.remove_file(&format!("{name}/{}", file.name)).is_ok()
+            {
                 purged.files += 1;
                 purged.bytes += size;
             }
         }
-        let _ = std::fs::remove_dir(entry.path());
+        let _ = files.remove_dir(&name);
     }
     purged
 }
 
+/// The entries of the folder `rel` of the cache, none if it cannot be listed.
+fn entries(files: &CacheDir, rel: &str) -> Vec<tessera_source::Entry> {
+    files.entries(rel).unwrap_or_default()
+}
+
+#[cfg(test)]
 fn read_dir(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
     std::fs::read_dir(dir)
         .into_iter()
@@ -326,5 +354,43 @@ mod tests {
         assert!(smaller.get(&key(2, "g")).await.is_some());
         assert!(smaller.get(&key(1, "g")).await.is_none());
         assert!(du(dir.path()) <= 2_500);
+    }
+
+    #[tokio::test]
+    async fn planted_symlinks_lead_nowhere_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let cache_dir = dir.path().join("cache");
+        let cache = DiskCache::open(&cache_dir, 100_000, 100).unwrap();
+        cache.rebuild();
+        // The group folder of g1 is a symlink out; so is the entry file of key 2 in group g2.
+        let k1 = key(1, "g1");
+        std::os::unix::fs::symlink(&outside, cache_dir.join("g1")).unwrap();
+        let k2 = key(2, "g2");
+        std::fs::create_dir(cache_dir.join("g2")).unwrap();
+        let victim = outside.join("victim");
+        std::fs::write(&victim, encode(&k2, &entry(5))).unwrap();
+        std::os::unix::fs::symlink(&victim, cache_dir.join(DiskCache::relative(&k2))).unwrap();
+        let victim_in_g1 = outside.join(k1.file_name());
+        std::fs::write(&victim_in_g1, encode(&k1, &entry(6))).unwrap();
+
+        // Nothing is read through them (both outside files are valid cache files for their keys).
+        assert!(cache.get(&k1).await.is_none());
+        assert!(cache.get(&k2).await.is_none());
+        // A write into the symlinked group fails and writes nothing outside; a write over the planted
+        // entry file replaces the symlink, not its target.
+        cache.put(&k1, &entry(7)).await;
+        cache.put(&k2, &entry(8)).await;
+        assert_eq!(cache.get(&k2).await.unwrap().body.len(), 8);
+        let names: Vec<String> = std::fs::read_dir(&outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(std::fs::read(&victim).unwrap(), encode(&k2, &entry(5)));
+        // A purge deletes nothing through the symlinked group.
+        purge_dir(&cache_dir, None);
+        assert!(victim_in_g1.exists() && victim.exists());
     }
 }
