@@ -69,7 +69,9 @@ impl IiifPath {
             [id @ .., ""] => (id, Target::Base),
             all => (all, Target::Base),
         };
-        if id_segments.is_empty() || id_segments.iter().all(|s| s.is_empty()) {
+        // An empty raw segment (`a//b`, `//%2f`) names nothing: its identifier could not be
+        // written back into a URL that parses to it again.
+        if id_segments.is_empty() || id_segments.iter().any(|s| s.is_empty()) {
             return Err(PathError::NotFound);
         }
         let decoded: Vec<String> = id_segments
@@ -165,6 +167,9 @@ mod tests {
         assert_eq!(IiifPath::parse("4/abc/info.json"), Err(PathError::NotFound));
         assert_eq!(IiifPath::parse("3"), Err(PathError::NotFound));
         assert_eq!(IiifPath::parse("3/"), Err(PathError::NotFound));
+        // Found by fuzzing: empty raw segments made an identifier (`//`) that no URL names.
+        assert_eq!(IiifPath::parse("3//%2f"), Err(PathError::NotFound));
+        assert_eq!(IiifPath::parse("3/a//b/info.json"), Err(PathError::NotFound));
         assert_eq!(IiifPath::parse("3/info.json").unwrap().target, Target::Base);
         assert_eq!(
             IiifPath::parse("3/%FF/info.json"),
