@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(IiifPath::parse("3/"), Err(PathError::NotFound));
         // Found by fuzzing: empty raw segments made an identifier (`//`) that no URL names.
         assert_eq!(IiifPath::parse("3//%2f"), Err(PathError::NotFound));
-        assert_eq!(IiifPath::parse("3/a//b/info.json"), Err(PathError::NotFound));
+        assert_eq!(
+            IiifPath::parse("3/a//b/info.json"),
+            Err(PathError::NotFound)
+        );
         assert_eq!(IiifPath::parse("3/info.json").unwrap().target, Target::Base);
         assert_eq!(
             IiifPath::parse("3/%FF/info.json"),

@@ -251,7 +251,15 @@ async fn image(
             let (result, role) = state
                 .renders
                 .run(key.text.clone(), move |cancel| {
-                    render(worker, identifier, plan, decoded.area(), key, client, cancel)
+                    render(
+                        worker,
+                        identifier,
+                        plan,
+                        decoded.area(),
+                        key,
+                        client,
+                        cancel,
+                    )
                 })
                 .await;
             let entry = result.unwrap_or_else(|| Err(worker_died()))?;
