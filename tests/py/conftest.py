@@ -415,6 +415,22 @@ def limited(limited_server) -> Client:
 
 
 @pytest.fixture(scope="session")
+def trusted_server(image_root, tmp_path_factory):
+    """A server that believes forwarded headers from 127.0.0.1 (as behind a local Nginx)."""
+    d = tmp_path_factory.mktemp("trusted")
+    cfg = d / "trusted.toml"
+    cfg.write_text('[server]\ntrusted_proxies = ["127.0.0.1", "::1"]\n')
+    s = Server(image_root[0], ["--config", str(cfg), "--max-scale", "4"], d / "tessera-trusted.log")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def trusted(trusted_server) -> Client:
+    return trusted_server.client
+
+
+@pytest.fixture(scope="session")
 def pixels_image() -> Image.Image:
     return make_pixels_image()
 

@@ -54,6 +54,18 @@ pub struct ServerConfig {
     /// After SIGTERM, how long to keep answering (with /health/ready at 503) before closing the
     /// listener, in seconds, so that load balancers stop sending work first.
     pub drain_delay_secs: f64,
+    /// Longest time a client may take to send a request's headers (from connecting, or from the
+    /// first byte of a later request on a kept-alive connection), in seconds; then it is closed.
+    pub header_read_timeout_secs: f64,
+    /// Longest time a connection may sit with no request running and nothing written, in seconds;
+    /// then it is closed.
+    pub idle_timeout_secs: f64,
+    /// Most client connections open at once; connections beyond it are closed at once (and counted).
+    pub max_connections: usize,
+    /// Peers (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`
+    /// headers are believed; from anyone else those headers are ignored. Default: nobody.
+    #[serde(deserialize_with = "crate::http::trusted_proxies::deserialize_list")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +76,10 @@ impl Default for ServerConfig {
             max_url_bytes: 4096,
             shutdown_grace_secs: 30.0,
             drain_delay_secs: 0.0,
+            header_read_timeout_secs: 10.0,
+            idle_timeout_secs: 60.0,
+            max_connections: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -445,6 +461,28 @@ impl Config {
                     "{name} must be from 0 to 86400 seconds, not {secs}"
                 ));
             }
+        }
+        for (name, secs) in [
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", self.server.idle_timeout_secs),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+                return bad(format!(
+                    "{name} must be more than 0 and at most 86400 seconds, not {secs}"
+                ));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return bad(format!(
+                "server.max_connections must be from 1 to 1000000, not {}",
+                self.server.max_connections
+            ));
+        }
+        if let Err(e) = crate::http::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return bad(format!("server.trusted_proxies: {e}"));
         }
         if self.limits.request_timeout_secs == 0.0 {
             return bad("limits.request_timeout_secs must be positive".into());
