@@ -611,6 +611,36 @@ mod tests {
         assert_eq!(config.http.info_max_age, 3_600);
         assert_eq!(config.cache.max_files, 1_000_000);
         assert_eq!(config.server.shutdown_grace_secs, 30.0);
+        assert_eq!(config.server.max_connections, 1024);
+        assert_eq!(config.server.header_read_timeout_secs, 10.0);
+        assert!(config.server.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_or_a_comma_separated_variable_and_are_checked() {
+        let config = Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_SERVER_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.trusted_proxies, ["127.0.0.1", "10.0.0.0/8"]);
+        let config = Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_SERVER_TRUSTED_PROXIES", "[\"::1\"]")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.trusted_proxies, ["::1"]);
+        for (key, bad) in [
+            ("TESSERA_SERVER_TRUSTED_PROXIES", "localhost"),
+            ("TESSERA_SERVER_MAX_CONNECTIONS", "0"),
+            ("TESSERA_SERVER_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("TESSERA_SERVER_IDLE_TIMEOUT_SECS", "-1"),
+        ] {
+            assert!(
+                Config::load(&ServeArgs::default(), env(&[(key, bad)])).is_err(),
+                "{key}={bad}"
+            );
+        }
     }
 
     #[test]
