@@ -290,8 +290,9 @@ def _limit_memory():
 
 
 class Server:
-    def __init__(self, images: Path, args: list[str], log: Path):
+    def __init__(self, images: Path, args: list[str], log: Path, ready_path: str = f"/iiif/3/{VALIDATOR_ID}/info.json"):
         self.images = images
+        self.ready_path = ready_path
         self.port = free_port()
         self.args = args
         self.log_path = log
@@ -326,7 +327,7 @@ class Server:
                     pytrace=False,
                 )
             try:
-                r = self.client.get(f"/iiif/3/{VALIDATOR_ID}/info.json", timeout=2)
+                r = self.client.get(self.ready_path, timeout=2)
                 if r.status == 200:
                     return
                 last = r

@@ -4,6 +4,7 @@ proxies, ids that come from request headers are named in Vary, and every respons
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -279,3 +280,64 @@ def test_nosniff_on_every_response(client):
     etag = client.get(TILE).header("ETag")
     nm = client.get(TILE, {"If-None-Match": etag})
     assert nm.status == 304 and nm.header("X-Content-Type-Options") == "nosniff"
+
+
+# ------------------------------------------------------------------------------------ disk cache on a tiny filesystem
+
+TINY_FS_MIB = 4
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 4 MiB tmpfs (needs root: mounting is the only honest way to get a small filesystem here)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root; the free-space logic is unit-tested in cache/disk.rs")
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TINY_FS_MIB}m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("reserve", [0, 512 * 1024])
+def test_a_disk_cache_larger_than_its_filesystem_evicts_and_keeps_serving(images, tmp_path, tiny_fs, reserve):
+    from PIL import Image
+    import io as _io
+
+    cfg = write_config(
+        tmp_path / "tiny.toml",
+        # The default size bound (10 GiB) is far above the filesystem's 4 MiB; no memory tier, so every
+        # render goes to disk.
+        f'[cache]\ndir = "{tiny_fs}"\nmemory_max_bytes = 0\nmin_free_bytes = {reserve}\n',
+    )
+    # Noise does not compress: each render is a few hundred KiB.
+    root = tmp_path / "noise-images"
+    root.mkdir()
+    Image.merge("RGB", [Image.effect_noise((700, 700), 90 + 20 * i) for i in range(3)]).save(root / "noise.png")
+    s = Server(root, ["--config", str(cfg)], tmp_path / "tiny.log", ready_path="/iiif/3/noise/info.json")
+    try:
+        widths = list(range(300, 600, 10))
+        total = 0
+        for w in widths:
+            r = s.client.get(f"/iiif/3/noise/full/{w},/0/default.png")
+            assert r.status == 200, r
+            assert Image.open(_io.BytesIO(r.body)).size[0] == w
+            total += len(r.body)
+        assert total > 2 * TINY_FS_MIB * 1024 * 1024, "the renders must overflow the filesystem"
+        st = os.statvfs(tiny_fs)
+        free = st.f_bavail * st.f_frsize
+        assert free >= reserve * 0.9, f"{free} bytes free, reserve {reserve}"
+        cached = [p for p in tiny_fs.glob("*/*.bin")]
+        assert cached, "nothing stayed cached"
+        # The newest render is on disk and is served from there.
+        hits = metric(s.client, "tessera_cache_hits_total", tier="disk")
+        again = s.client.get(f"/iiif/3/noise/full/{widths[-1]},/0/default.png")
+        assert again.status == 200
+        assert metric(s.client, "tessera_cache_hits_total", tier="disk") == hits + 1
+        assert s.alive()
+        log = s.log_tail(200_000)
+        assert "writing to the disk cache failed" not in log, log[-2000:]
+    finally:
+        s.stop()

@@ -113,6 +113,8 @@ pub struct FetchConfig {
     pub cache_dir: PathBuf,
     /// Size bound of the source cache, in bytes.
     pub cache_max_bytes: u64,
+    /// Free space the source cache leaves on its filesystem, in bytes: it evicts to keep it.
+    pub cache_min_free_bytes: u64,
 }
 
 impl Default for FetchConfig {
@@ -126,6 +128,7 @@ impl Default for FetchConfig {
             revalidate_after_secs: 60.0,
             cache_dir: std::env::temp_dir().join("tessera-source-cache"),
             cache_max_bytes: 1 << 30,
+            cache_min_free_bytes: 1 << 30,
         }
     }
 }
@@ -143,6 +146,7 @@ impl FetchConfig {
             revalidate_after: secs(self.revalidate_after_secs),
             cache_dir: self.cache_dir.clone(),
             cache_max_bytes: self.cache_max_bytes,
+            cache_min_free_bytes: self.cache_min_free_bytes,
         }
     }
 }
@@ -261,6 +265,8 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     /// Most files the disk cache may hold.
     pub max_files: u64,
+    /// Free space the disk cache leaves on its filesystem, in bytes: it evicts to keep it.
+    pub min_free_bytes: u64,
     /// Most bytes of rendered responses kept in memory.
     pub memory_max_bytes: u64,
     /// Largest response kept in memory, in bytes.
@@ -277,6 +283,7 @@ impl Default for CacheConfig {
             dir: None,
             max_bytes: 10 * 1024 * 1024 * 1024,
             max_files: 1_000_000,
+            min_free_bytes: 1 << 30,
             memory_max_bytes: 64 * 1024 * 1024,
             memory_max_entry_bytes: 256 * 1024,
             info_entries: 10_000,
