@@ -290,8 +290,9 @@ def _limit_memory():
 
 
 class Server:
-    def __init__(self, images: Path, args: list[str], log: Path):
+    def __init__(self, images: Path, args: list[str], log: Path, ready_path: str = f"/iiif/3/{VALIDATOR_ID}/info.json"):
         self.images = images
+        self.ready_path = ready_path
         self.port = free_port()
         self.args = args
         self.log_path = log
@@ -326,7 +327,7 @@ class Server:
                     pytrace=False,
                 )
             try:
-                r = self.client.get(f"/iiif/3/{VALIDATOR_ID}/info.json", timeout=2)
+                r = self.client.get(self.ready_path, timeout=2)
                 if r.status == 200:
                     return
                 last = r
@@ -412,6 +413,22 @@ def limited_server(image_root, tmp_path_factory):
 @pytest.fixture(scope="session")
 def limited(limited_server) -> Client:
     return limited_server.client
+
+
+@pytest.fixture(scope="session")
+def trusted_server(image_root, tmp_path_factory):
+    """A server that believes forwarded headers from 127.0.0.1 (as behind a local Nginx)."""
+    d = tmp_path_factory.mktemp("trusted")
+    cfg = d / "trusted.toml"
+    cfg.write_text('[server]\ntrusted_proxies = ["127.0.0.1", "::1"]\n')
+    s = Server(image_root[0], ["--config", str(cfg), "--max-scale", "4"], d / "tessera-trusted.log")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def trusted(trusted_server) -> Client:
+    return trusted_server.client
 
 
 @pytest.fixture(scope="session")

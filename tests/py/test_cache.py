@@ -161,9 +161,10 @@ def test_etags_last_modified_and_304(root, tmp_path):
         # If-None-Match wins over If-Modified-Since.
         assert s.client.get(path, {"If-None-Match": '"nope"', "If-Modified-Since": lm}).status == 200
 
-        # info.json: its own max-age, Vary: Accept, an ETag per representation, 304.
+        # info.json: its own max-age, Vary: Accept (and Host, which its ids name), an ETag per
+        # representation, 304.
         info = s.client.get("/iiif/3/pixels/info.json")
-        assert info.header("Cache-Control") == "public, max-age=45" and info.header("Vary") == "Accept"
+        assert info.header("Cache-Control") == "public, max-age=45" and info.header("Vary") == "Accept, Host"
         assert s.client.get("/iiif/3/pixels/info.json", {"If-None-Match": info.header("ETag")}).status == 304
         plain = s.client.get("/iiif/3/pixels/info.json", {"Accept": "application/json"})
         assert plain.header("ETag") != info.header("ETag")

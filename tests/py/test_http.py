@@ -517,17 +517,23 @@ def test_public_base_in_redirect(limited):
         ({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "iiif.example.com"}, "https://iiif.example.com"),
         ({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "iiif.example.com:8443"}, "https://iiif.example.com:8443"),
         ({"X-Forwarded-Host": "proxy.example.com"}, "http://proxy.example.com"),
+        ({"Forwarded": 'for=192.0.2.1;proto=https;host="fw.example.com"'}, "https://fw.example.com"),
         ({"Host": "alias.example.com:8080"}, "http://alias.example.com:8080"),
     ],
 )
-def test_forwarded_headers_in_ids(client, headers, base):
-    assert client.get(f"{IMG3}/info.json", headers=headers).json()["id"] == f"{base}{IMG3}"
-    assert client.get(f"{IMG2}/info.json", headers=headers).json()["@id"] == f"{base}{IMG2}"
+def test_forwarded_headers_in_ids_from_a_trusted_proxy(trusted, headers, base):
+    assert trusted.get(f"{IMG3}/info.json", headers=headers).json()["id"] == f"{base}{IMG3}"
+    assert trusted.get(f"{IMG2}/info.json", headers=headers).json()["@id"] == f"{base}{IMG2}"
 
 
-def test_forwarded_proto_only(client):
-    info = client.get(f"{IMG3}/info.json", headers={"X-Forwarded-Proto": "https"}).json()
-    assert info["id"] == f"https://127.0.0.1:{client.port}{IMG3}"
+def test_forwarded_proto_only(trusted):
+    info = trusted.get(f"{IMG3}/info.json", headers={"X-Forwarded-Proto": "https"}).json()
+    assert info["id"] == f"https://127.0.0.1:{trusted.port}{IMG3}"
+
+
+def test_host_names_ids_when_no_proxy_is_trusted(client):
+    info = client.get(f"{IMG3}/info.json", headers={"Host": "alias.example.com:8080"}).json()
+    assert info["id"] == f"http://alias.example.com:8080{IMG3}"
 
 
 # -------------------------------------------------------------------------------- identifiers

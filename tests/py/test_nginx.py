@@ -1,5 +1,6 @@
 """Real Nginx (Debian's package) in front of Tessera, configured by the shipped deploy/nginx/tessera.conf
-with only its ports and paths changed: ids, redirects, CORS, ETags and 304s must come out right."""
+with only its ports and paths changed: ids, redirects, CORS, ETags and 304s must come out right.
+Tessera trusts 127.0.0.1 as its proxy (server.trusted_proxies), as the shipped config's comment says."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def templated(port: int, upstream: int, cache_dir: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def nginx(server, tmp_path_factory):
+def nginx(trusted_server, tmp_path_factory):
+    server = trusted_server
     binary = nginx_binary()
     if binary is None:
         pytest.fail("nginx is not installed (scripts/test.sh installs Debian's package)", pytrace=False)
@@ -84,9 +86,21 @@ def test_info_ids_name_the_proxy(nginx):
     assert r.status == 200
     assert r.json()["id"] == f"http://{HOST}:{nginx.port}/iiif/3/{VALIDATOR_ID}"
     assert r.header("Access-Control-Allow-Origin") == "*"
-    assert r.header("Vary") == "Accept"
+    assert r.header("X-Content-Type-Options") == "nosniff"
+    # ids come from the request's (proxy-set) headers, so a shared cache must key on them.
+    assert r.header("Vary") == "Accept, Host, Forwarded, X-Forwarded-Host, X-Forwarded-Proto"
     v2 = nginx.get(f"/iiif/2/{VALIDATOR_ID}/info.json", {"X-Forwarded-Proto": "https"})
     assert v2.json()["@id"].startswith(f"http://{HOST}:{nginx.port}/"), "the proxy sets X-Forwarded-Proto itself"
+
+
+def test_a_client_cannot_spoof_the_host_through_the_proxy(nginx):
+    spoof = {"X-Forwarded-Host": "evil.example", "Forwarded": "host=evil.example;proto=https"}
+    r = nginx.get(f"/iiif/3/{VALIDATOR_ID}/info.json", spoof)
+    assert r.status == 200
+    assert r.json()["id"] == f"http://{HOST}:{nginx.port}/iiif/3/{VALIDATOR_ID}"
+    moved = nginx.get(f"/iiif/3/{VALIDATOR_ID}", spoof)
+    assert moved.status == 303
+    assert moved.header("Location") == f"http://{HOST}:{nginx.port}/iiif/3/{VALIDATOR_ID}/info.json"
 
 
 def test_redirects_and_encoded_slashes(nginx):
@@ -105,7 +119,8 @@ def test_cors_preflight_and_errors(nginx):
     assert missing.status == 404 and missing.header("Access-Control-Allow-Origin") == "*"
 
 
-def test_etags_and_304_through_the_proxy_and_its_cache(nginx, client):
+def test_etags_and_304_through_the_proxy_and_its_cache(nginx, trusted):
+    client = trusted
     path = f"/iiif/3/{VALIDATOR_ID}/full/120,/0/default.jpg"
     first = nginx.get(path)
     assert first.status == 200

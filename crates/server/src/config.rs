@@ -54,6 +54,18 @@ pub struct ServerConfig {
     /// After SIGTERM, how long to keep answering (with /health/ready at 503) before closing the
     /// listener, in seconds, so that load balancers stop sending work first.
     pub drain_delay_secs: f64,
+    /// Longest time a client may take to send a request's headers (from connecting, or from the
+    /// first byte of a later request on a kept-alive connection), in seconds; then it is closed.
+    pub header_read_timeout_secs: f64,
+    /// Longest time a connection may sit with no request running and nothing written, in seconds;
+    /// then it is closed.
+    pub idle_timeout_secs: f64,
+    /// Most client connections open at once; connections beyond it are closed at once (and counted).
+    pub max_connections: usize,
+    /// Peers (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`
+    /// headers are believed; from anyone else those headers are ignored. Default: nobody.
+    #[serde(deserialize_with = "crate::http::trusted_proxies::deserialize_list")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +76,10 @@ impl Default for ServerConfig {
             max_url_bytes: 4096,
             shutdown_grace_secs: 30.0,
             drain_delay_secs: 0.0,
+            header_read_timeout_secs: 10.0,
+            idle_timeout_secs: 60.0,
+            max_connections: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -97,6 +113,8 @@ pub struct FetchConfig {
     pub cache_dir: PathBuf,
     /// Size bound of the source cache, in bytes.
     pub cache_max_bytes: u64,
+    /// Free space the source cache leaves on its filesystem, in bytes: it evicts to keep it.
+    pub cache_min_free_bytes: u64,
 }
 
 impl Default for FetchConfig {
@@ -110,6 +128,7 @@ impl Default for FetchConfig {
             revalidate_after_secs: 60.0,
             cache_dir: std::env::temp_dir().join("tessera-source-cache"),
             cache_max_bytes: 1 << 30,
+            cache_min_free_bytes: 1 << 30,
         }
     }
 }
@@ -127,6 +146,7 @@ impl FetchConfig {
             revalidate_after: secs(self.revalidate_after_secs),
             cache_dir: self.cache_dir.clone(),
             cache_max_bytes: self.cache_max_bytes,
+            cache_min_free_bytes: self.cache_min_free_bytes,
         }
     }
 }
@@ -249,6 +269,8 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     /// Most files the disk cache may hold.
     pub max_files: u64,
+    /// Free space the disk cache leaves on its filesystem, in bytes: it evicts to keep it.
+    pub min_free_bytes: u64,
     /// Most bytes of rendered responses kept in memory.
     pub memory_max_bytes: u64,
     /// Largest response kept in memory, in bytes.
@@ -265,6 +287,7 @@ impl Default for CacheConfig {
             dir: None,
             max_bytes: 10 * 1024 * 1024 * 1024,
             max_files: 1_000_000,
+            min_free_bytes: 1 << 30,
             memory_max_bytes: 64 * 1024 * 1024,
             memory_max_entry_bytes: 256 * 1024,
             info_entries: 10_000,
@@ -450,6 +473,28 @@ impl Config {
                 ));
             }
         }
+        for (name, secs) in [
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", self.server.idle_timeout_secs),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+                return bad(format!(
+                    "{name} must be more than 0 and at most 86400 seconds, not {secs}"
+                ));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return bad(format!(
+                "server.max_connections must be from 1 to 1000000, not {}",
+                self.server.max_connections
+            ));
+        }
+        if let Err(e) = crate::http::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return bad(format!("server.trusted_proxies: {e}"));
+        }
         if self.limits.request_timeout_secs == 0.0 {
             return bad("limits.request_timeout_secs must be positive".into());
         }
@@ -577,6 +622,36 @@ mod tests {
         assert_eq!(config.http.info_max_age, 3_600);
         assert_eq!(config.cache.max_files, 1_000_000);
         assert_eq!(config.server.shutdown_grace_secs, 30.0);
+        assert_eq!(config.server.max_connections, 1024);
+        assert_eq!(config.server.header_read_timeout_secs, 10.0);
+        assert!(config.server.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_or_a_comma_separated_variable_and_are_checked() {
+        let config = Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_SERVER_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.trusted_proxies, ["127.0.0.1", "10.0.0.0/8"]);
+        let config = Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_SERVER_TRUSTED_PROXIES", "[\"::1\"]")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.trusted_proxies, ["::1"]);
+        for (key, bad) in [
+            ("TESSERA_SERVER_TRUSTED_PROXIES", "localhost"),
+            ("TESSERA_SERVER_MAX_CONNECTIONS", "0"),
+            ("TESSERA_SERVER_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("TESSERA_SERVER_IDLE_TIMEOUT_SECS", "-1"),
+        ] {
+            assert!(
+                Config::load(&ServeArgs::default(), env(&[(key, bad)])).is_err(),
+                "{key}={bad}"
+            );
+        }
     }
 
     #[test]

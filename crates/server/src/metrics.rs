@@ -97,6 +97,9 @@ pub struct Metrics {
     purged: Counter,
     source_bytes: Family<SourceKindLabels, Counter>,
     source_answers: Family<AnswerLabels, Counter>,
+    connections_open: Gauge,
+    connections_refused: Counter,
+    connections_expired: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -126,6 +129,27 @@ impl Metrics {
         let purged = Counter::default();
         let source_bytes = Family::<SourceKindLabels, Counter>::default();
         let source_answers = Family::<AnswerLabels, Counter>::default();
+        let connections_open = Gauge::default();
+        let connections_refused = Counter::default();
+        let connections_expired = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "tessera_connections_open",
+            "Client connections open now",
+            connections_open.clone(),
+        );
+        registry.register(
+            "tessera_connections_refused",
+            "Client connections closed at once because server.max_connections were open",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "tessera_connections_expired",
+            "Client connections cut off: header_timeout (a request too slow to arrive) or idle_timeout",
+            connections_expired.clone(),
+        );
+        for reason in ["header_timeout", "idle_timeout"] {
+            let _ = connections_expired.get_or_create(&ReasonLabels { reason });
+        }
         registry.register(
             "tessera_source_bytes_read",
             "Bytes read from image sources (origins and local folders; source-cache hits excluded), by source kind",
@@ -234,7 +258,27 @@ impl Metrics {
             purged,
             source_bytes,
             source_answers,
+            connections_open,
+            connections_refused,
+            connections_expired,
         }
+    }
+
+    /// A client connection opened (`+1`) or closed (`-1`).
+    pub fn connections_open(&self, delta: i64) {
+        self.connections_open.inc_by(delta);
+    }
+
+    /// Count a connection refused at the connection limit.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// Count a connection cut off for `reason` (`header_timeout`, `idle_timeout`).
+    pub fn connection_expired(&self, reason: &'static str) {
+        self.connections_expired
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Count an image answered by `source`, from its `alternate`-th candidate.

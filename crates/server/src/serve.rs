@@ -1,11 +1,10 @@
 //! `tessera serve`: load the config, bind, serve until Ctrl-C or SIGTERM, then drain: readiness goes
 //! to 503, the listener closes after `server.drain_delay_secs`, and in-flight requests get
-//! `server.shutdown_grace_secs` to finish.
+//! `server.shutdown_grace_secs` to finish. Connections are accepted and limited by `http::serve`.
 
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::state::AppState;
-use std::future::IntoFuture;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,26 +51,24 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
             let _ = stop_tx.send(true);
         });
-        let mut stop = stop_rx.clone();
-        let server = axum::serve(
+        let limits = crate::http::ConnectionLimits {
+            max_connections: config.server.max_connections,
+            timeouts: crate::http::Timeouts {
+                header_read: Duration::from_secs_f64(config.server.header_read_timeout_secs),
+                idle: Duration::from_secs_f64(config.server.idle_timeout_secs),
+            },
+        };
+        let server = crate::http::serve(
             listener,
-            crate::http::router(Arc::clone(&state))
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .into_future();
+            crate::http::router(Arc::clone(&state)),
+            limits,
+            Arc::clone(&state.metrics),
+            stop_rx,
+            grace,
+        );
         state.health.set_started();
-        let mut stopped = stop_rx;
-        tokio::select! {
-            result = server => result?,
-            () = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!("shutdown grace period over; closing the remaining connections");
-            }
+        if !server.await {
+            tracing::warn!("shutdown grace period over; closing the remaining connections");
         }
         tracing::info!("stopped");
         Ok::<_, Box<dyn std::error::Error>>(())

@@ -31,6 +31,8 @@ pub struct AppState {
     pub tile_size: u32,
     /// Base URL for ids, when configured.
     pub public_base_url: Option<String>,
+    /// Peers whose forwarded headers are believed.
+    pub trusted_proxies: crate::http::TrustedProxies,
     /// Longest URL accepted.
     pub max_url_bytes: usize,
     /// Derivative, response and image-info caches.
@@ -128,6 +130,8 @@ impl AppState {
                 .public_base_url
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_string()),
+            trusted_proxies: crate::http::TrustedProxies::parse(&config.server.trusted_proxies)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             max_url_bytes: config.server.max_url_bytes,
             caches,
             renders: Coalescer::default(),

@@ -1,5 +1,7 @@
 //! The source cache: fetched bytes (whole objects and blocks) on local disk, bounded in size with
 //! least-recently-used eviction, written atomically (temp file, then rename), with one fetch at a time per key.
+//! The filesystem's free space bounds it too: a write first evicts until it leaves `keep_free` bytes
+//! free, and one that still finds the disk full evicts and retries once.
 
 use crate::cache_dir::{CacheDir, EntryKind};
 use crate::random_access::FileSource;
@@ -19,6 +21,7 @@ const TEMP_PREFIX: &str = ".tmp-";
 pub struct DiskCache {
     dir: CacheDir,
     max_bytes: u64,
+    keep_free: u64,
     index: Mutex<Index>,
     flights: Mutex<HashMap<String, Weak<Mutex<()>>>>,
     temp_counter: AtomicU64,
@@ -84,6 +87,7 @@ impl DiskCache {
         let cache = Self {
             dir: files,
             max_bytes,
+            keep_free: 0,
             index: Mutex::new(Index::default()),
             flights: Mutex::new(HashMap::new()),
             temp_counter: AtomicU64::new(0),
@@ -96,6 +100,12 @@ impl DiskCache {
         }
         cache.evict();
         Ok(cache)
+    }
+
+    /// Keep at least `bytes` free on the cache's filesystem (evicting to do so).
+    pub fn keep_free(mut self, bytes: u64) -> Self {
+        self.keep_free = bytes;
+        self
     }
 
     /// Bytes currently held.
@@ -137,6 +147,25 @@ impl DiskCache {
     /// to stay within the bound (possibly this one, if it alone is larger: the returned file stays readable).
     pub fn put(&self, key: &str, bytes: &[u8]) -> io::Result<FileSource> {
         let name = file_name(key);
+        let size = bytes.len() as u64;
+        let mut result = Err(io::Error::from(io::ErrorKind::StorageFull));
+        for attempt in 0..2 {
+            // The second attempt follows a full disk: free at least this entry's size besides.
+            self.make_room(size, if attempt == 0 { 0 } else { size });
+            result = self.write(&name, bytes);
+            match &result {
+                Err(e) if crate::is_disk_full(e) => continue,
+                _ => break,
+            }
+        }
+        let opened = result?;
+        self.lock_index().insert(name, size);
+        self.evict();
+        Ok(opened)
+    }
+
+    /// Write `bytes` to a temporary file, open it, and rename it to `name`.
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<FileSource> {
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
         let temp = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
         let result = (|| -> io::Result<FileSource> {
@@ -144,16 +173,53 @@ impl DiskCache {
             file.write_all(bytes)?;
             file.flush()?;
             let opened = FileSource::from_file(file, bytes.len() as u64);
-            self.dir.rename(&temp, &name)?;
+            self.dir.rename(&temp, name)?;
             Ok(opened)
         })();
         if result.is_err() {
             let _ = self.dir.remove_file(&temp);
         }
-        let opened = result?;
-        self.lock_index().insert(name, bytes.len() as u64);
-        self.evict();
-        Ok(opened)
+        result
+    }
+
+    /// Delete least-recently-used files until writing `incoming` bytes leaves `keep_free` bytes free on
+    /// the filesystem and at least `extra` bytes were freed, or nothing is left to delete.
+    fn make_room(&self, incoming: u64, extra: u64) {
+        let mut freed = 0u64;
+        // Bounded: each round deletes at least one file, or stops.
+        for _ in 0..1024 {
+            let Ok(available) = crate::available_bytes(self.dir.path()) else {
+                return;
+            };
+            let mut short = crate::shortfall(available, self.keep_free, incoming)
+                .max(extra.saturating_sub(freed));
+            if short == 0 {
+                return;
+            }
+            let mut doomed = Vec::new();
+            {
+                let mut index = self.lock_index();
+                while short > 0 {
+                    let Some((_, name)) = index.by_use.pop_first() else {
+                        break;
+                    };
+                    if let Some((size, _)) = index.entries.remove(&name) {
+                        index.total -= size;
+                        // Files take whole blocks: count at least one per file.
+                        short = short.saturating_sub(size.max(4096));
+                        doomed.push((name, size));
+                    }
+                }
+            }
+            if doomed.is_empty() {
+                return;
+            }
+            for (name, size) in doomed {
+                if self.dir.remove_file(&name).is_ok() {
+                    freed += size;
+                }
+            }
+        }
     }
 
     /// Forget `key` and delete its file.
@@ -284,6 +350,20 @@ mod tests {
             .is_symlink());
         cache.remove("k");
         assert_eq!(fs::read(&outside).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn a_reserve_larger_than_the_disk_evicts_everything_older_but_still_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 10_000)
+            .unwrap()
+            .keep_free(u64::MAX);
+        cache.put("a", &[1; 100]).unwrap();
+        cache.put("b", &[2; 100]).unwrap();
+        // No free space is ever enough: each write evicts all older entries first.
+        assert!(cache.get("a").is_none());
+        assert_eq!(cache.get("b").unwrap(), vec![2; 100]);
+        assert_eq!(cache.total_bytes(), 100);
     }
 
     #[test]

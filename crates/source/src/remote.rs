@@ -299,6 +299,7 @@ mod tests {
             revalidate_after: Duration::from_secs(60),
             cache_dir: dir.to_path_buf(),
             cache_max_bytes: 1 << 20,
+            cache_min_free_bytes: 0,
         }
     }
 

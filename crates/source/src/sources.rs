@@ -113,7 +113,7 @@ impl Sources {
                     Some(c) => Arc::clone(c),
                     None => {
                         let c = DiskCache::open(&settings.cache_dir, settings.cache_max_bytes)
-                            .map(Arc::new)
+                            .map(|c| Arc::new(c.keep_free(settings.cache_min_free_bytes)))
                             .map_err(|e| {
                                 format!("source cache {}: {e}", settings.cache_dir.display())
                             })?;
@@ -326,6 +326,7 @@ mod tests {
             revalidate_after: std::time::Duration::from_secs(1),
             cache_dir: dir.path().join("cache"),
             cache_max_bytes: 1000,
+            cache_min_free_bytes: 0,
         };
         let sources = Sources::new(
             &dir.path().to_string_lossy(),

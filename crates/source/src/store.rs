@@ -80,6 +80,8 @@ pub struct FetchSettings {
     pub cache_dir: PathBuf,
     /// The source cache bound, in bytes.
     pub cache_max_bytes: u64,
+    /// Free space the source cache leaves on its filesystem, in bytes.
+    pub cache_min_free_bytes: u64,
 }
 
 impl FetchSettings {

@@ -4,6 +4,9 @@
 //! while it is being read stays readable until closed (Unix semantics), so no response is cut short.
 //! Every file is reached from the folder's descriptor without following symlinks ([`CacheDir`]), so a
 //! symlink planted in the folder can make Tessera neither read nor write nor delete outside it.
+//! The filesystem's free space bounds it too: before each write, least-recently-used files are deleted
+//! until the write leaves `keep_free` bytes free, and a write that still finds the disk full evicts
+//! and retries once.
 
 use super::lru::Lru;
 use super::{CacheKey, Entry};
@@ -11,7 +14,7 @@ use bytes::Bytes;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 use tessera_source::{CacheDir, EntryKind};
 
@@ -23,9 +26,13 @@ const TMP: &str = "tmp";
 pub struct DiskCache {
     dir: PathBuf,
     files: CacheDir,
-    index: Mutex<Lru<String, ()>>,
+    /// Relative path → file size.
+    index: Mutex<Lru<String, u64>>,
     rebuilt: AtomicBool,
     seq: AtomicU64,
+    keep_free: u64,
+    /// Whether the last write found no room (so a full disk is warned about once, not per request).
+    full: AtomicBool,
 }
 
 /// What a purge removed.
@@ -49,7 +56,15 @@ impl DiskCache {
             index: Mutex::new(Lru::new(max_bytes, max_files)),
             rebuilt: AtomicBool::new(false),
             seq: AtomicU64::new(0),
+            keep_free: 0,
+            full: AtomicBool::new(false),
         })
+    }
+
+    /// Keep at least `bytes` free on the cache's filesystem (evicting to do so).
+    pub fn keep_free(mut self, bytes: u64) -> Self {
+        self.keep_free = bytes;
+        self
     }
 
     fn relative(key: &CacheKey) -> String {
@@ -91,25 +106,61 @@ impl DiskCache {
         }
     }
 
-    /// Store `entry` under `key`: reserve room (evicting), delete the evicted files, write a temporary
-    /// file and rename it into place. Errors are logged and otherwise ignored: the cache is best effort.
+    /// Store `entry` under `key`: reserve room (evicting), delete the evicted files, make room on the
+    /// filesystem, write a temporary file and rename it into place; a write that finds the disk full
+    /// evicts and is retried once. Errors are logged and otherwise ignored: the cache is best effort.
     pub async fn put(&self, key: &CacheKey, entry: &Entry) {
         let data = encode(key, entry);
+        let size = data.len() as u64;
         let rel = Self::relative(key);
-        let evicted = match self.lock().insert(rel.clone(), (), data.len() as u64) {
+        let evicted = match self.lock().insert(rel.clone(), size, size) {
             Ok(evicted) => evicted,
-            Err(()) => return,
+            Err(_) => return,
         };
+        for (old, _) in evicted {
+            let _ = self.files.remove_file(&old);
+        }
+        let data: Arc<[u8]> = data.into();
+        let mut result = Ok(());
+        for attempt in 0..2 {
+            // The second attempt follows a full disk: free at least this entry's size besides.
+            let extra = if attempt == 0 { 0 } else { size };
+            if !self.make_room(&rel, size, extra) {
+                result = Err(io::Error::from(io::ErrorKind::StorageFull));
+                break;
+            }
+            result = self.write(&rel, &key.group, Arc::clone(&data)).await;
+            match &result {
+                Err(e) if tessera_source::is_disk_full(e) => continue,
+                _ => break,
+            }
+        }
+        match result {
+            Ok(()) => self.full.store(false, Ordering::Relaxed),
+            Err(e) => {
+                self.lock().remove(&rel);
+                if !tessera_source::is_disk_full(&e) {
+                    tracing::warn!(error = %e, "writing to the disk cache failed");
+                } else if !self.full.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        dir = %self.dir.display(),
+                        "the disk cache's filesystem is full even with the cache evicted; not caching until there is room"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Write `data` to a temporary file and rename it to `rel` in `group`'s folder, all from the
+    /// cache folder's descriptor.
+    async fn write(&self, rel: &str, group: &str, data: Arc<[u8]>) -> io::Result<()> {
         let tmp = format!(
             "{TMP}/{}-{}",
             std::process::id(),
             self.seq.fetch_add(1, Ordering::Relaxed)
         );
-        let (files, target, group) = (self.files.clone(), rel.clone(), key.group.clone());
-        let result = tokio::task::spawn_blocking(move || {
-            for (old, ()) in evicted {
-                let _ = files.remove_file(&old);
-            }
+        let (files, target, group) = (self.files.clone(), rel.to_string(), group.to_string());
+        tokio::task::spawn_blocking(move || {
             let written = files.create_dirs(&group).and_then(|()| {
                 files.create_new(&tmp)?.write_all(&data)?;
                 files.rename(&tmp, &target)
@@ -120,11 +171,56 @@ impl DiskCache {
             written
         })
         .await
-        .unwrap_or_else(|e| Err(io::Error::other(e)));
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "writing to the disk cache failed");
-            self.lock().remove(&rel);
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
+    }
+
+    /// Delete least-recently-used files (never `keep`, the entry about to be written) until writing
+    /// `incoming` bytes leaves `keep_free` bytes free on the filesystem, and at least `extra` bytes were
+    /// freed. Returns whether there is room; unknown free space counts as room.
+    fn make_room(&self, keep: &str, incoming: u64, extra: u64) -> bool {
+        let mut freed = 0u64;
+        // Bounded: each round deletes at least one file, or stops.
+        for _ in 0..1024 {
+            let Ok(available) = tessera_source::available_bytes(&self.dir) else {
+                return true;
+            };
+            let short = tessera_source::shortfall(available, self.keep_free, incoming)
+                .max(extra.saturating_sub(freed));
+            if short == 0 {
+                return true;
+            }
+            let victims = self.pop_oldest(keep, short);
+            if victims.is_empty() {
+                return false;
+            }
+            for (old, size) in victims {
+                if self.files.remove_file(&old).is_ok() {
+                    freed += size;
+                }
+            }
         }
+        false
+    }
+
+    /// Take least-recently-used entries other than `keep` out of the index until they hold `bytes`.
+    fn pop_oldest(&self, keep: &str, bytes: u64) -> Vec<(String, u64)> {
+        let mut index = self.lock();
+        let mut victims = Vec::new();
+        let mut total = 0u64;
+        while total < bytes {
+            let Some((rel, size)) = index.pop_oldest() else {
+                break;
+            };
+            if rel == keep {
+                // The newest entry; nothing older is left.
+                let _ = index.insert(rel, size, size);
+                break;
+            }
+            // Files take whole blocks: count at least one per file.
+            total += size.max(4096);
+            victims.push((rel, size));
+        }
+        victims
     }
 
     /// Remove the derivatives of `group`, or everything when `None`.
@@ -132,7 +228,7 @@ impl DiskCache {
         let prefix = group.map(|g| format!("{g}/"));
         let doomed = self
             .lock()
-            .remove_where(|rel, ()| prefix.as_ref().is_none_or(|p| rel.starts_with(p)));
+            .remove_where(|rel, _| prefix.as_ref().is_none_or(|p| rel.starts_with(p)));
         drop(doomed);
         let dir = self.dir.clone();
         let group = group.map(str::to_string);
@@ -168,7 +264,7 @@ impl DiskCache {
         let mut dropped = Vec::new();
         for (_, rel, size) in found {
             let mut index = self.lock();
-            if !index.contains(&rel) && !index.insert_old(rel.clone(), (), size) {
+            if !index.contains(&rel) && !index.insert_old(rel.clone(), size, size) {
                 dropped.push(rel);
             }
         }
@@ -185,13 +281,13 @@ impl DiskCache {
     }
 
     fn remember(&self, rel: String, size: u64) {
-        let evicted = self.lock().insert(rel, (), size).unwrap_or_default();
-        for (old, ()) in evicted {
+        let evicted = self.lock().insert(rel, size, size).unwrap_or_default();
+        for (old, _) in evicted {
             let _ = self.files.remove_file(&old);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<String, ()>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<String, u64>> {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -334,6 +430,31 @@ mod tests {
         assert!(again.get(&key(1, "g2")).await.is_some());
         assert_eq!(again.purge(None).await.files, 1);
         assert_eq!(du(dir.path()), 0);
+    }
+
+    #[tokio::test]
+    async fn the_free_space_reserve_evicts_and_a_full_disk_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let roomy = DiskCache::open(dir.path(), 100_000, 100)
+            .unwrap()
+            .keep_free(0);
+        roomy.rebuild();
+        for n in 0..3 {
+            roomy.put(&key(n, "g"), &entry(900)).await;
+        }
+        assert_eq!(roomy.usage().1, 3);
+        // A reserve no filesystem can keep: every older entry is evicted, and the new one is not
+        // written (there is no room for it), instead of failing on every request.
+        let full = DiskCache::open(dir.path(), 100_000, 100)
+            .unwrap()
+            .keep_free(u64::MAX);
+        full.rebuild();
+        assert_eq!(full.usage().1, 3);
+        full.put(&key(9, "g"), &entry(900)).await;
+        assert_eq!(full.usage(), (0, 0));
+        assert_eq!(du(dir.path()), 0);
+        assert!(full.get(&key(9, "g")).await.is_none());
+        assert!(full.full.load(Ordering::Relaxed));
     }
 
     #[tokio::test]

@@ -134,7 +134,8 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
             .collect()
     }
 
-    fn pop_oldest(&mut self) -> Option<(K, V)> {
+    /// Remove and return the least recently used entry.
+    pub fn pop_oldest(&mut self) -> Option<(K, V)> {
         let (_, key) = self.order.pop_first()?;
         let slot = self.map.remove(&key)?;
         self.weight -= slot.weight;

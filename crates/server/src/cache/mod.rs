@@ -73,7 +73,10 @@ impl Caches {
         let disk = match &config.dir {
             Some(dir) => {
                 let max_files = usize::try_from(config.max_files).unwrap_or(usize::MAX);
-                let disk = Arc::new(DiskCache::open(dir, config.max_bytes, max_files)?);
+                let disk = Arc::new(
+                    DiskCache::open(dir, config.max_bytes, max_files)?
+                        .keep_free(config.min_free_bytes),
+                );
                 let scanning = Arc::clone(&disk);
                 std::thread::Builder::new()
                     .name("cache-rebuild".into())

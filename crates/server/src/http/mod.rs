@@ -1,15 +1,22 @@
 //! The HTTP face: routes, CORS, URL limits.
 
+mod accept;
 mod admin;
 mod base_url;
 mod conditional;
+mod connection;
 mod error;
+mod forwarded;
 mod health;
 mod iiif;
 mod negotiate;
 mod observe;
+pub mod trusted_proxies;
 
+pub use accept::{serve, ConnectionLimits};
+pub use connection::Timeouts;
 pub use error::ApiError;
+pub use trusted_proxies::TrustedProxies;
 
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -36,9 +43,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
+            forwarded::forwarded,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
             observe::observe,
         ))
-        .layer(middleware::map_response(cors))
+        .layer(middleware::map_response(shared_headers))
         .with_state(state)
 }
 
@@ -58,9 +69,14 @@ async fn limit_url(State(state): State<Arc<AppState>>, request: Request, next: N
     next.run(request).await
 }
 
-/// CORS on every response, errors included.
-async fn cors(mut response: Response) -> Response {
+/// On every response, errors included: CORS, and `nosniff` so that no browser reads an error body that
+/// echoes the request (`text/plain`) as HTML.
+async fn shared_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
