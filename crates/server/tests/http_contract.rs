@@ -265,10 +265,12 @@ fn headers_cors_links_and_redirects() {
             ("X-Forwarded-Host", "images.example.org"),
         ],
     );
+    // No proxy is trusted by default: a client's forwarded headers never name the ids.
     let info: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(
-        info["id"],
-        format!("https://images.example.org/iiif/3/{VALIDATOR_ID}")
+    let id = info["id"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with("http://127.0.0.1:") && id.ends_with(&format!("/iiif/3/{VALIDATOR_ID}")),
+        "{id}"
     );
     let r = request(
         &s,
