@@ -13,6 +13,23 @@ fn band_rows(width: u32, height: u32) -> u32 {
     (BAND_PIXELS / width.max(1)).clamp(16, height.max(16))
 }
 
+/// The source rows (top, height) that output rows `[y0, y0 + n)` of `height` map to, never past the
+/// source's `src_h` rows (the last band ends exactly there, whatever the rounding).
+fn band_source(y0: u32, n: u32, height: u32, scale: f64, src_h: f64) -> (f64, f64) {
+    let top = f64::from(y0) * scale;
+    let bottom = if y0 + n >= height {
+        src_h
+    } else {
+        (f64::from(y0 + n) * scale).min(src_h)
+    };
+    let mut rows = bottom - top;
+    // `top + rows` may round above `src_h`: step down until it does not.
+    while rows > 0.0 && top + rows > src_h {
+        rows = f64::from_bits(rows.to_bits() - 1);
+    }
+    (top, rows)
+}
+
 /// `raster` resampled to exactly `width × height`; returned unchanged when the size already matches.
 pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageError> {
     if raster.width == width && raster.height == height {
@@ -52,8 +69,8 @@ pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageEr
         for y0 in (0..height).step_by(rows as usize) {
             crate::cancel::check()?;
             let n = rows.min(height - y0);
-            let band_options =
-                options.crop(0.0, f64::from(y0) * scale, src_w, f64::from(n) * scale);
+            let (top, band_height) = band_source(y0, n, height, scale, f64::from(src.height()));
+            let band_options = options.crop(0.0, top, src_w, band_height);
             let mut band = CroppedImageMut::new(&mut dst, 0, y0, width, n).map_err(|e| fail(&e))?;
             resizer
                 .resize(&src, &mut band, &band_options)
@@ -116,6 +133,26 @@ mod tests {
                 .filter(|(a, b)| a.abs_diff(**b) > 1)
                 .count();
             assert_eq!(off, 0, "{sw}x{sh} -> {dw}x{dh}");
+        }
+    }
+
+    #[test]
+    fn bands_never_reach_past_the_source() {
+        // The sizes of the overload test that found it, and a sweep of awkward ratios.
+        let mut cases = vec![(7500u32, 3519u32), (7500, 4692), (10_000, 7_000)];
+        cases.extend((1..400).map(|k| (1000 + 7 * k, 3000 + 13 * k)));
+        for (src_h, height) in cases {
+            let scale = f64::from(src_h) / f64::from(height);
+            let rows = 100;
+            let mut covered = 0.0;
+            for y0 in (0..height).step_by(rows as usize) {
+                let n = rows.min(height - y0);
+                let (top, h) = band_source(y0, n, height, scale, f64::from(src_h));
+                assert!(top + h <= f64::from(src_h), "{src_h} -> {height} at {y0}");
+                assert!(h > 0.0 && top < f64::from(src_h));
+                covered = top + h;
+            }
+            assert!((covered - f64::from(src_h)).abs() < 1e-6);
         }
     }
 
