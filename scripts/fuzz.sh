@@ -79,6 +79,11 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:
 step "building fuzz targets (ASan, $CLANG for C) into $TARGET_DIR"
 bins=()
 for t in "${TARGETS[@]}"; do bins+=(--bin "$t"); done
+# fuzz/ has its own lock file; when a crate of the workspace gains a dependency, it must follow.
+if ! cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null 2>&1; then
+  echo "error: fuzz/Cargo.lock is out of date with the workspace; run: (cd fuzz && cargo update -w)" >&2
+  exit 1
+fi
 cargo build --release --locked --manifest-path fuzz/Cargo.toml --target "$TRIPLE" "${bins[@]}"
 BIN_DIR="$TARGET_DIR/$TRIPLE/release"
 
