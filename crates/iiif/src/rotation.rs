@@ -32,6 +32,9 @@ impl Rotation {
                 format!("{s:?} is over 360 degrees"),
             ));
         }
+        // Kept as the canonical form writes it (ten decimals), so a request and its canonical URL
+        // are one request: 359.99999999999 is written 360, which is 0 (found by the url fuzz target).
+        let degrees = format_decimal(degrees).parse::<f64>().unwrap_or(degrees);
         let degrees = if degrees == 360.0 { 0.0 } else { degrees };
         Ok(Rotation { mirror, degrees })
     }
@@ -65,6 +68,8 @@ mod tests {
             ("360", "0"),
             ("!0", "!0"),
             ("090", "90"),
+            ("359.999999999999", "0"),
+            ("!359.99999999994", "!359.9999999999"),
         ] {
             assert_eq!(Rotation::parse(s).unwrap().to_string(), canon, "{s}");
         }
