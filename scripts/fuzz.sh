@@ -11,6 +11,8 @@
 #   FUZZ_RSS_MB   libFuzzer -rss_limit_mb (default 2048)
 #   FUZZ_TIMEOUT  seconds one input may take, libFuzzer -timeout (default 10)
 #   FUZZ_JOBS     parallel libFuzzer workers per target, -fork (default 1: no fork)
+#   FUZZ_SEED     libFuzzer -seed (default: a new one each run; scripts/test.sh fixes it, so the
+#                 suite replays the same mutations and a red run can be repeated)
 #   FUZZ_TARGET_DIR  cargo target folder of the sanitized build (default fuzz/target)
 #   FUZZ_BUILD_ONLY=1  build, do not run
 # Seeds: fuzz/seeds/<target>/, tests/fuzz-regressions/<target>/, and the small files of
@@ -143,7 +145,9 @@ for t in "${TARGETS[@]}"; do
   fork=()
   [ "$JOBS" -gt 1 ] && fork=(-fork="$JOBS" -ignore_crashes=0)
   set +e
-  "$BIN_DIR/$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" \
+  seed=()
+  [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
+  "$BIN_DIR/$t" "${seed[@]}" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" \
     -malloc_limit_mb="$RSS_MB" -timeout="$TIMEOUT" -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "${fork[@]}" "$corpus" "${seeds[@]}" >"$out" 2>&1
   rc=$?

@@ -53,7 +53,7 @@ fi
 # Each fuzz target (fuzz/, ASan for the Rust code and the C codecs) for a short bounded time;
 # any crash fails the suite. A longer run: FUZZ_SECONDS=3600 bash scripts/fuzz.sh.
 step "scripts/fuzz.sh (${FUZZ_SECONDS:-20}s per target)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash "$ROOT/scripts/fuzz.sh"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" FUZZ_SEED="${FUZZ_SEED:-1}" bash "$ROOT/scripts/fuzz.sh"
 
 # python-magic (imported by iiif-validator) loads libmagic.so.1 at import time.
 if ! { ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; } \
