@@ -3,9 +3,11 @@
 //! the fuzz build: no panic, not even one a reader's guard catches, and a bounded result.
 
 mod fuzz_harness;
+#[path = "../../../tests/fuzz-regressions/files.rs"]
+mod regression;
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Once;
 
 thread_local! {
@@ -24,30 +26,16 @@ fn count_panics() {
     });
 }
 
-/// The files under `tests/fuzz-regressions/<target>/` for every reader target, sorted.
+/// The files kept for every reader target.
 fn regression_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz-regressions");
-    let mut files = Vec::new();
-    for target in [
+    regression::regression_files(&[
         "read_jpeg",
         "read_png",
         "read_gif",
         "read_tiff",
         "read_webp",
         "read_jp2",
-    ] {
-        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
-            continue;
-        };
-        files.extend(
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "md")),
-        );
-    }
-    files.sort();
-    files
+    ])
 }
 
 #[test]

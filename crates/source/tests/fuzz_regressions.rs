@@ -3,20 +3,16 @@
 //! outside its root.
 
 mod fuzz_harness;
-
-use std::path::Path;
+#[path = "../../../tests/fuzz-regressions/files.rs"]
+mod regression;
 
 #[test]
 fn every_identifier_regression_replays_without_a_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz-regressions/identifier");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "md"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no files in {}", dir.display());
+    let files = regression::regression_files(&["identifier"]);
+    assert!(
+        !files.is_empty(),
+        "no files in tests/fuzz-regressions/identifier/"
+    );
     for file in files {
         let data = std::fs::read(&file).unwrap();
         let outcome = std::panic::catch_unwind(|| fuzz_harness::exercise_identifier(&data));
