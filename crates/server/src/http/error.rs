@@ -121,20 +121,19 @@ impl From<SourceError> for ApiError {
 
 impl From<ImageError> for ApiError {
     fn from(e: ImageError) -> Self {
-        if matches!(e, ImageError::Cancelled) {
-            // Only a client that timed out can still be listening: ask it to come back.
-            return ApiError::unavailable(e.to_string(), RETRY_AFTER_SECS);
-        }
         let status = match e {
             ImageError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             // The image is fine; this request asks for more decoding than the server allows.
             ImageError::OverBudget(_) => StatusCode::BAD_REQUEST,
+            // Only a client that timed out can still be listening: ask it to come back.
+            ImageError::Cancelled => {
+                return ApiError::unavailable(e.to_string(), RETRY_AFTER_SECS);
+            }
             ImageError::UnknownFormat
             | ImageError::Corrupt(_)
             | ImageError::TooLarge(_)
             | ImageError::Io(_)
-            | ImageError::Encode { .. }
-            | ImageError::Cancelled => StatusCode::INTERNAL_SERVER_ERROR,
+            | ImageError::Encode { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }
