@@ -108,11 +108,6 @@ impl Limits {
         f64::from(out.width) <= f64::from(region.width) * s + 0.5
             && f64::from(out.height) <= f64::from(region.height) * s + 0.5
     }
-
-    /// Whether any of `maxWidth`, `maxHeight`, `maxArea` is set.
-    pub fn is_bounded(&self) -> bool {
-        self.max_width.is_some() || self.max_height.is_some() || self.max_area.is_some()
-    }
 }
 
 #[cfg(test)]
