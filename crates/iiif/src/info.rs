@@ -1,6 +1,6 @@
 //! `info.json`: the image information document of each version, and the tiles and sizes it advertises.
 
-use crate::{ApiVersion, Dimensions, Limits, OutputFormat, Quality};
+use crate::{ApiVersion, Dimensions, Limits, OutputFormat, Quality, Rect};
 use serde_json::{json, Map, Value};
 
 /// A set of tiles of one size, available at several scale factors.
@@ -251,31 +251,61 @@ pub fn level_sizes(image: Dimensions, levels: &[Dimensions], limits: &Limits) ->
     sizes
 }
 
-/// Pixels decoded to make an output of `out` from a full-resolution `region` (width, height) of an
-/// image of size `image` stored at `levels` as well: the region's share of the smallest level that is
-/// at least as large as the output.
+/// Pixels decoded to make an output of `out` from a full-resolution `region` (width, height) at the
+/// image's origin: the one level arithmetic of [`crate::levels`].
 fn decode_cost(
     image: Dimensions,
     levels: &[Dimensions],
     region: (u32, u32),
     out: (u32, u32),
 ) -> u64 {
-    let full = (
-        u64::from(image.width.max(1)),
-        u64::from(image.height.max(1)),
-    );
-    let level = levels
-        .iter()
-        .filter(|l| {
-            u64::from(l.width) * u64::from(region.0) >= u64::from(out.0) * full.0
-                && u64::from(l.height) * u64::from(region.1) >= u64::from(out.1) * full.1
-        })
-        .min_by_key(|l| u64::from(l.width) * u64::from(l.height))
-        .copied()
-        .unwrap_or(image);
-    let w = (u64::from(region.0) * u64::from(level.width)).div_ceil(full.0);
-    let h = (u64::from(region.1) * u64::from(level.height)).div_ceil(full.1);
-    w * h
+    crate::levels::decode_cost(
+        image,
+        levels,
+        Rect::new(0, 0, region.0, region.1),
+        Dimensions::new(out.0, out.1),
+    )
+}
+
+/// How a server chooses what `info.json` advertises for images that do not bring their own tiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InfoPolicy {
+    /// The tile size advertised for untiled images (or tiles too small or large to request).
+    pub default_tile: u32,
+    /// Sizes smaller than this on the long side are not listed.
+    pub smallest_size: u32,
+    /// The most pixels one read may decode: what costs more is not advertised.
+    pub max_pixels: u64,
+}
+
+/// What `info.json` advertises for an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertised {
+    /// Preferred sizes, ascending.
+    pub sizes: Vec<Dimensions>,
+    /// The tile set.
+    pub tiles: TileSet,
+}
+
+/// The advertising policy in one place: the stored tiling when it makes good requests (else square
+/// tiles of the policy's size), the stored levels as sizes (else halvings), and only the scale
+/// factors and sizes one read can make within the pixel budget.
+pub fn advertise(
+    image: Dimensions,
+    stored_tile: Option<Dimensions>,
+    levels: &[Dimensions],
+    policy: &InfoPolicy,
+    limits: &Limits,
+) -> Advertised {
+    let mut tiles = stored_tile
+        .and_then(|t| native_tiles(image, t, limits))
+        .unwrap_or_else(|| default_tiles(image, policy.default_tile, limits));
+    let mut sizes = level_sizes(image, levels, limits);
+    if levels.is_empty() || sizes.is_empty() {
+        sizes = default_sizes(image, policy.smallest_size, limits);
+    }
+    within_budget(image, levels, policy.max_pixels, &mut tiles, &mut sizes);
+    Advertised { sizes, tiles }
 }
 
 /// Keep only the scale factors and sizes a viewer can actually get when one read may decode at most
@@ -337,6 +367,39 @@ mod tests {
         within_budget(image, &levels, 400_000_000, &mut tiles, &mut sizes);
         assert_eq!(tiles.scale_factors.len(), 10);
         assert_eq!(sizes.len(), 2);
+    }
+
+    #[test]
+    fn advertising_prefers_stored_tiles_and_levels_within_the_budget() {
+        let image = Dimensions::new(6000, 4000);
+        let policy = InfoPolicy {
+            default_tile: 512,
+            smallest_size: 64,
+            max_pixels: 400_000_000,
+        };
+        let limits = Limits::default();
+        let levels = [Dimensions::new(3000, 2000), Dimensions::new(1500, 1000)];
+        let a = advertise(
+            image,
+            Some(Dimensions::new(256, 256)),
+            &levels,
+            &policy,
+            &limits,
+        );
+        assert_eq!((a.tiles.width, a.tiles.height), (256, 256));
+        assert_eq!(a.sizes.first(), Some(&Dimensions::new(1500, 1000)));
+        // No usable stored tile and no levels: square tiles of the policy's size, halvings as sizes.
+        let a = advertise(image, Some(Dimensions::new(16, 16)), &[], &policy, &limits);
+        assert_eq!((a.tiles.width, a.tiles.scale_factors.len()), (512, 5));
+        assert_eq!(a.sizes.first(), Some(&Dimensions::new(47, 32)));
+        // A small budget keeps what one read can make: no whole-image thumbnails without levels.
+        let tight = InfoPolicy {
+            max_pixels: 1_000_000,
+            ..policy
+        };
+        let a = advertise(image, None, &[], &tight, &limits);
+        assert_eq!(a.tiles.scale_factors, vec![1]);
+        assert!(a.sizes.is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod error;
 mod format;
 mod geometry;
 pub mod info;
+pub mod levels;
 mod limits;
 mod number;
 mod path;

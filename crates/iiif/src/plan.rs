@@ -26,6 +26,20 @@ pub struct Plan {
     pub canonical: String,
 }
 
+impl Plan {
+    /// This plan for the same picture stored at another size (an alternate copy of an image planned
+    /// at `planned`, stored at `stored`): the region mapped onto the copy, the output unchanged.
+    pub fn for_stored_size(&self, planned: Dimensions, stored: Dimensions) -> Plan {
+        if planned == stored || stored.width == 0 || stored.height == 0 {
+            return self.clone();
+        }
+        Plan {
+            region: crate::levels::map(self.region, planned, stored),
+            ..self.clone()
+        }
+    }
+}
+
 /// Resolve `request` against an image of `image` size under `limits`.
 pub fn plan(
     request: &ImageRequest,
@@ -151,6 +165,24 @@ mod tests {
         plan(&req, Dimensions::new(1000, 600), &Limits::default())
             .unwrap()
             .canonical
+    }
+
+    #[test]
+    fn a_plan_moves_onto_a_copy_of_another_size() {
+        let req = ImageRequest::parse(
+            ApiVersion::V3,
+            "500,300,250,150",
+            "100,",
+            "0",
+            "default.jpg",
+        )
+        .unwrap();
+        let planned = Dimensions::new(1000, 600);
+        let p = plan(&req, planned, &Limits::default()).unwrap();
+        let half = p.for_stored_size(planned, Dimensions::new(500, 300));
+        assert_eq!(half.region, Rect::new(250, 150, 125, 75));
+        assert_eq!((half.size, &half.canonical), (p.size, &p.canonical));
+        assert_eq!(p.for_stored_size(planned, planned), p);
     }
 
     #[test]

@@ -4,7 +4,6 @@ mod gif;
 pub(crate) mod jpeg;
 mod jpeg2000;
 pub(crate) mod jpeg_meta;
-mod level_choice;
 mod oriented;
 mod png;
 mod tiff;
@@ -12,7 +11,7 @@ mod webp;
 
 use std::sync::Arc;
 
-pub use level_choice::choose_level;
+pub use tessera_iiif::levels::choose_level;
 
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;

@@ -1,6 +1,8 @@
-//! Which stored resolution level answers a request: the smallest that still gives its size.
+//! Which stored resolution level answers a request (the smallest that still gives its size), and
+//! what reading from it costs. The one home of this arithmetic: readers choose their level with it,
+//! admission counts the pixels with it, and `info.json` advertises only what it allows.
 
-use tessera_iiif::{Dimensions, Rect};
+use crate::{Dimensions, Rect};
 
 /// The smallest of `levels` (reduced sizes of an image of size `full`, largest first) whose part
 /// of `region` is at least `target`, as an index (0 for full resolution, `i` for `levels[i - 1]`)
@@ -33,9 +35,21 @@ pub fn choose_level(
     (0, region)
 }
 
+/// Pixels decoded to make `target` from `region` (full-resolution coordinates) of an image of size
+/// `full` stored at `levels` as well (largest first): the region's part of the level
+/// [`choose_level`] picks.
+pub fn decode_cost(
+    full: Dimensions,
+    levels: &[Dimensions],
+    region: Rect,
+    target: Dimensions,
+) -> u64 {
+    choose_level(full, levels, region, target).1.area()
+}
+
 /// `region` of an image of size `full` in the coordinates of a `level`-sized reduction of it,
 /// edges rounded to the nearest pixel, at least one pixel, inside the level.
-fn map(region: Rect, full: Dimensions, level: Dimensions) -> Rect {
+pub fn map(region: Rect, full: Dimensions, level: Dimensions) -> Rect {
     let axis = |start: u32, len: u32, full: u32, level: u32| -> (u32, u32) {
         let scale = |v: u32| {
             ((u64::from(v) * u64::from(level) + u64::from(full) / 2) / u64::from(full).max(1))
