@@ -3,7 +3,7 @@
 use crate::cache::disk::purge_dir;
 use crate::cli::{PurgeArgs, ServeArgs};
 use crate::config::Config;
-use crate::locate::group_for;
+use crate::pipeline::located::group_for;
 use std::sync::Arc;
 use tessera_source::{NoObserver, Sources};
 

@@ -1,50 +1,27 @@
 //! What every request handler shares.
 
-use crate::admission::Admission;
-use crate::cache::{Caches, Entry};
-use crate::coalesce::Coalescer;
+use crate::cache::Caches;
 use crate::config::Config;
-use crate::http::ApiError;
 use crate::metrics::Metrics;
-use crate::reader_pool::ReaderPool;
+use crate::pipeline::{Catalog, Pipeline};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-use tessera_iiif::Dimensions;
-use tessera_image::colour::CmykProfile;
-use tessera_image::{EncodeOptions, ReadLimits, Storage};
 use tessera_source::Sources;
 
-/// Shared server state.
+/// What every request handler shares: the pipeline, and the HTTP face's own settings.
 #[derive(Debug)]
 pub struct AppState {
-    /// Identifier → source and key → bytes.
-    pub sources: Sources,
-    /// Output size limits.
-    pub limits: tessera_iiif::Limits,
-    /// Decoding limits.
-    pub read_limits: ReadLimits,
-    /// Encoder settings.
-    pub encode: EncodeOptions,
-    /// Tile size advertised for images without their own tiling.
-    pub tile_size: u32,
+    /// Identifier to bytes: sources, readers, caches, coalescing, admission.
+    pub pipeline: Arc<Pipeline>,
+    /// The configured sources (for listing and the startup message).
+    pub sources: Arc<Sources>,
     /// Base URL for ids, when configured.
     pub public_base_url: Option<String>,
     /// Peers whose forwarded headers are believed.
     pub trusted_proxies: crate::http::TrustedProxies,
     /// Longest URL accepted.
     pub max_url_bytes: usize,
-    /// Derivative, response and image-info caches.
-    pub caches: Caches,
-    /// Identical image renders in flight.
-    pub renders: Coalescer<String, Result<Arc<Entry>, ApiError>>,
-    /// Open readers kept between requests.
-    pub readers: ReaderPool,
-    /// Identical header reads (size and storage) in flight.
-    pub headers: Coalescer<String, Result<(Dimensions, Storage), ApiError>>,
-    /// The render gate.
-    pub admission: Admission,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Liveness and readiness.
@@ -56,9 +33,7 @@ pub struct AppState {
     /// The admin token, if the admin endpoints are on.
     pub admin_token: Option<String>,
     /// Time limit per request.
-    pub request_timeout: Duration,
-    /// The output-affecting settings (qualities, colour handling) in one short string, for cache keys.
-    pub render_settings: String,
+    pub request_timeout: std::time::Duration,
 }
 
 /// Whether the server takes work: not before it listens, not while it drains.
@@ -89,106 +64,42 @@ impl AppState {
     /// Build the state from a loaded config.
     pub fn new(config: &Config) -> io::Result<Self> {
         let metrics = Arc::new(Metrics::new());
-        let sources = Sources::new(
-            &config.images.root.to_string_lossy(),
-            &config.sources,
-            &config.rules,
-            &config.fetch.settings(),
-            Arc::clone(&metrics) as Arc<dyn tessera_source::SourceObserver>,
-        )
-        .map_err(io::Error::other)?;
+        let sources = Arc::new(
+            Sources::new(
+                &config.images.root.to_string_lossy(),
+                &config.sources,
+                &config.rules,
+                &config.fetch.settings(),
+                Arc::clone(&metrics) as Arc<dyn tessera_source::SourceObserver>,
+            )
+            .map_err(io::Error::other)?,
+        );
         let caches = Caches::new(&config.cache, Arc::clone(&metrics)).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("cache folder {:?}: {e}", config.cache.dir),
             )
         })?;
-        let cmyk_profile = load_cmyk_profile(config.colour.cmyk_profile.as_deref())?;
-        let slots = match config.limits.max_concurrent_decodes {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-            n => n,
-        };
+        let pipeline = Pipeline::new(
+            Arc::clone(&sources) as Arc<dyn Catalog>,
+            config.pipeline_settings()?,
+            caches,
+            config.admission(),
+            Arc::clone(&metrics),
+        );
         Ok(Self {
+            pipeline: Arc::new(pipeline),
             sources,
-            limits: config.iiif_limits(),
-            read_limits: ReadLimits {
-                max_pixels: config.limits.max_source_pixels,
-                icc: match config.colour.icc {
-                    crate::config::IccSetting::Srgb => tessera_image::colour::IccMode::ToSrgb,
-                    crate::config::IccSetting::Keep => tessera_image::colour::IccMode::Keep,
-                },
-                auto_orient: config.colour.auto_orient,
-                cmyk_profile,
-            },
-            encode: EncodeOptions {
-                jpeg_quality: config.output.jpeg_quality,
-                webp_quality: config.output.webp_quality,
-            },
-            tile_size: config.output.tile_size,
-            public_base_url: config
-                .server
-                .public_base_url
-                .as_ref()
-                .map(|u| u.trim_end_matches('/').to_string()),
+            public_base_url: config.public_base_url(),
             trusted_proxies: crate::http::TrustedProxies::parse(&config.server.trusted_proxies)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             max_url_bytes: config.server.max_url_bytes,
-            caches,
-            renders: Coalescer::default(),
-            headers: Coalescer::default(),
-            readers: ReaderPool::new(config.cache.open_readers, 4),
-            admission: Admission::new(
-                slots,
-                config.limits.max_pixels_in_flight,
-                config.limits.large_request_pixels,
-                config.limits.large_renders_per_client,
-                match config.limits.max_queued_decodes {
-                    0 => slots * 4,
-                    n => n,
-                },
-                Duration::from_secs_f64(config.limits.queue_timeout_secs),
-            ),
             metrics,
             health: Health::default(),
             image_max_age: config.http.image_max_age,
             info_max_age: config.http.info_max_age,
             admin_token: config.admin.token.clone(),
-            request_timeout: Duration::from_secs_f64(config.limits.request_timeout_secs),
-            render_settings: format!(
-                "q{}w{}-{}-o{}-{}",
-                config.output.jpeg_quality,
-                config.output.webp_quality,
-                match config.colour.icc {
-                    crate::config::IccSetting::Srgb => "srgb",
-                    crate::config::IccSetting::Keep => "keep",
-                },
-                u8::from(config.colour.auto_orient),
-                cmyk_profile_tag(cmyk_profile),
-            ),
+            request_timeout: std::time::Duration::from_secs_f64(config.limits.request_timeout_secs),
         })
     }
-}
-
-/// The profile for untagged CMYK: the operator's file, or the built-in one.
-fn load_cmyk_profile(path: Option<&std::path::Path>) -> io::Result<CmykProfile> {
-    let Some(path) = path else {
-        return Ok(CmykProfile::BUILT_IN);
-    };
-    let bytes = std::fs::read(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("colour.cmyk_profile {path:?}: {e}")))?;
-    CmykProfile::from_icc(bytes).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("colour.cmyk_profile {path:?}: {e}"),
-        )
-    })
-}
-
-/// A short name of the untagged-CMYK profile for derivative cache keys, so that changing it (or
-/// the uncalibrated conversion of earlier versions) never serves stale renders.
-fn cmyk_profile_tag(profile: CmykProfile) -> String {
-    if profile == CmykProfile::BUILT_IN {
-        return "cmyk-builtin".to_string();
-    }
-    format!("cmyk-{}", &crate::cache::hash_hex(profile.bytes())[..16])
 }

@@ -10,13 +10,12 @@ pub use key::{group_of, hash_hex, hash_u64, CacheKey, SourceVersion};
 
 use crate::config::CacheConfig;
 use crate::metrics::Metrics;
+use crate::pipeline::Described;
 use bytes::Bytes;
 use disk::{DiskCache, Purged};
 use lru::Lru;
 use memory::MemoryCache;
 use std::sync::{Arc, Mutex, PoisonError};
-use tessera_iiif::Dimensions;
-use tessera_image::Storage;
 
 /// A rendered image response, as cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,15 +54,12 @@ impl Tier {
     }
 }
 
-/// A cached header: the full size and how the source stores its pixels.
-type InfoEntry = (Dimensions, Storage);
-
 /// Every cache the server keeps.
 #[derive(Debug)]
 pub struct Caches {
     memory: MemoryCache,
     disk: Option<Arc<DiskCache>>,
-    info: Mutex<Lru<(String, SourceVersion), InfoEntry>>,
+    info: Mutex<Lru<(String, SourceVersion), Described>>,
     metrics: Arc<Metrics>,
 }
 
@@ -127,8 +123,8 @@ impl Caches {
         }
     }
 
-    /// The cached dimensions and storage (tiling, levels) of a version of the object in `group`.
-    pub fn info(&self, group: &str, version: SourceVersion) -> Option<(Dimensions, Storage)> {
+    /// The cached description (size, format, tiling, levels) of a version of the object in `group`.
+    pub fn info(&self, group: &str, version: SourceVersion) -> Option<Described> {
         let mut info = self.info.lock().unwrap_or_else(PoisonError::into_inner);
         let hit = info.get(&(group.to_string(), version)).cloned();
         match hit {
@@ -138,8 +134,8 @@ impl Caches {
         hit
     }
 
-    /// Remember the dimensions and storage of a version of the object in `group`.
-    pub fn put_info(&self, group: String, version: SourceVersion, described: InfoEntry) {
+    /// Remember the description of a version of the object in `group`.
+    pub fn put_info(&self, group: String, version: SourceVersion, described: Described) {
         let mut info = self.info.lock().unwrap_or_else(PoisonError::into_inner);
         let _ = info.insert((group, version), described, 1);
     }

@@ -1,100 +1,69 @@
-//! Checking an image in this process: the same sources, limits and pipeline as `tessera serve`.
+//! Checking an image in this process, through the server's own pipeline: the same sources, limits,
+//! alternates and fallback rule as `tessera serve`, so both see every identifier the same way.
 
 use super::report::Outcome;
 use super::sample::sample_size;
 use super::verify::verify_output;
-use crate::open_image::{with_image, OpenError};
-use crate::state::AppState;
-use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest};
-use tessera_image::{ImageError, ImageHeader};
+use crate::pipeline::{contained, Pipeline, PipelineError};
+use std::sync::Arc;
+use tessera_iiif::{ApiVersion, ImageRequest};
+use tessera_image::ImageError;
 use tessera_source::SourceError;
 
-/// Why checking one image failed: a short cause and the message.
-struct Failure {
-    cause: String,
-    message: String,
-    undecodable: bool,
-}
-
-impl From<ImageError> for Failure {
-    fn from(e: ImageError) -> Self {
-        let undecodable = !matches!(e, ImageError::Io(_) | ImageError::Cancelled);
-        Self {
-            cause: cause(&e),
-            message: e.to_string(),
-            undecodable,
-        }
-    }
-}
-
-impl From<SourceError> for Failure {
-    fn from(e: SourceError) -> Self {
-        let cause = match e {
-            SourceError::NotFound | SourceError::Ambiguous(_) => "not found",
-            SourceError::Invalid(_) => "invalid identifier",
-            _ => "io",
-        };
-        Self {
-            cause: cause.into(),
-            message: e.to_string(),
-            undecodable: false,
-        }
-    }
-}
-
-impl OpenError for Failure {
-    fn undecodable(&self) -> bool {
-        self.undecodable
-    }
-
-    fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-/// Check `identifier` against `state` as the server would answer it (alternates included): open it
-/// (the `info.json` step), render the sample resize as JPEG, decode the output and compare its size.
-pub fn check(state: &AppState, identifier: &str, longest: u32, outcome: &mut Outcome) {
-    let mut header: Option<ImageHeader> = None;
-    let mut request_path = None;
-    let result = with_image(state, identifier, |reader| {
-        let h = *reader.header();
-        header = Some(h);
-        let (size, _, _) = sample_size(h.width, h.height, longest);
-        let request = ImageRequest::parse(ApiVersion::V3, "full", &size, "0", "default.jpg")
-            .map_err(|e| request_failure(e.to_string()))?;
-        request_path = Some(request.path());
-        let plan = plan(&request, Dimensions::new(h.width, h.height), &state.limits)
-            .map_err(|e| request_failure(e.to_string()))?;
-        Ok::<_, Failure>(tessera_image::render(reader, &plan, &state.encode)?)
+/// Check `identifier` as the server would answer it: locate and describe it (the `info.json`
+/// step), render the sample resize as JPEG, decode the output and compare its size.
+pub fn check(pipeline: &Pipeline, identifier: &str, longest: u32, outcome: &mut Outcome) {
+    let mut result = contained(|| {
+        let located = Arc::new(pipeline.locate_blocking(identifier)?);
+        let described = pipeline.describe_blocking(&located)?;
+        Ok((located, described))
     });
-    if let Some(h) = header {
-        outcome.format = Some(h.format.name().to_string());
-        outcome.width = Some(h.width);
-        outcome.height = Some(h.height);
+    let (located, described) = match result.as_mut() {
+        Ok((l, d)) => (Arc::clone(l), d.clone()),
+        Err(e) => return fail(outcome, e),
+    };
+    let (w, h) = (described.dimensions.width, described.dimensions.height);
+    outcome.format = Some(described.format.name().to_string());
+    outcome.width = Some(w);
+    outcome.height = Some(h);
+    let (size, want_w, want_h) = sample_size(w, h, longest);
+    let request = match ImageRequest::parse(ApiVersion::V3, "full", &size, "0", "default.jpg") {
+        Ok(r) => r,
+        Err(e) => return outcome.fail("request", e.to_string()),
+    };
+    outcome.request = Some(request.path());
+    let rendered = contained(|| {
+        let job = pipeline.job(located, &described, &request)?;
+        pipeline.render_blocking(&job)
+    });
+    match rendered {
+        Ok(bytes) => verify_output(outcome, bytes, (want_w, want_h)),
+        Err(e) => fail(outcome, &e),
     }
-    outcome.request = request_path;
-    match (result, header) {
-        (Ok(bytes), Some(h)) => {
-            let (_, want_w, want_h) = sample_size(h.width, h.height, longest);
-            verify_output(outcome, bytes, (want_w, want_h));
+}
+
+/// Record why the image failed, with a short stable cause.
+fn fail(outcome: &mut Outcome, e: &PipelineError) {
+    outcome.fail(cause(e), e.to_string());
+}
+
+/// A short, stable category for a failure: its kind and, for an image error, the format that raised it.
+pub fn cause(e: &PipelineError) -> String {
+    match e {
+        PipelineError::Image(e) => image_cause(e),
+        PipelineError::Source(SourceError::NotFound | SourceError::Ambiguous(_)) => {
+            "not found".into()
         }
-        (Ok(_), None) => outcome.fail("other", "rendered without a header"),
-        (Err(f), _) => outcome.fail(f.cause, f.message),
+        PipelineError::Source(SourceError::Invalid(_)) => "invalid identifier".into(),
+        PipelineError::Source(_) => "io".into(),
+        PipelineError::Request(_) => "request".into(),
+        PipelineError::Refused(_) => "refused".into(),
+        PipelineError::Failed(_) => "panic".into(),
     }
 }
 
-/// A request the planner refused (a bug in the sample size, or the configured limits).
-fn request_failure(message: String) -> Failure {
-    Failure {
-        cause: "request".into(),
-        message,
-        undecodable: false,
-    }
-}
-
-/// A short, stable category for an image error: its kind and the format that raised it.
-pub fn cause(e: &ImageError) -> String {
+/// The cause of an image error: its kind and the format that raised it.
+fn image_cause(e: &ImageError) -> String {
     let kind = match e {
         ImageError::UnknownFormat => return "unknown format".into(),
         ImageError::Unsupported(_) => "unsupported",

@@ -41,7 +41,7 @@ impl Checker {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut o = Outcome::new(identifier);
             match self {
-                Checker::Local(state) => local::check(state, identifier, longest, &mut o),
+                Checker::Local(state) => local::check(&state.pipeline, identifier, longest, &mut o),
                 Checker::Http(client) => client.check(identifier, longest, &mut o),
             }
             o

@@ -1,7 +1,7 @@
 //! `/admin/*`: operator actions behind a bearer token. Off (404) unless `admin.token` is set.
 
 use super::error::ApiError;
-use crate::locate::group_for;
+use crate::pipeline::located::group_for;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -27,7 +27,7 @@ pub async fn purge(
     let group = match &query.identifier {
         Some(id) => {
             let (st, id) = (Arc::clone(&state), id.clone());
-            let group = tokio::task::spawn_blocking(move || group_for(&st.sources, &id))
+            let group = tokio::task::spawn_blocking(move || group_for(st.pipeline.catalog(), &id))
                 .await
                 .map_err(|_| {
                     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "purge lookup failed")
@@ -36,7 +36,7 @@ pub async fn purge(
         }
         None => None,
     };
-    let purged = state.caches.purge(group.as_deref()).await;
+    let purged = state.pipeline.caches().purge(group.as_deref()).await;
     state.metrics.purged(purged.files);
     tracing::info!(identifier = ?query.identifier, files = purged.files, bytes = purged.bytes, "cache purged");
     let body = serde_json::json!({

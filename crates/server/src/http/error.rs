@@ -1,6 +1,7 @@
 //! Errors as HTTP responses: every failure maps to one status and a short readable body, in one place.
 
-use crate::admission::Refused;
+use crate::pipeline::admission::Refused;
+use crate::pipeline::PipelineError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_iiif::{PathError, RequestError};
@@ -42,13 +43,22 @@ pub const RETRY_AFTER_SECS: u32 = 2;
 
 impl From<Refused> for ApiError {
     fn from(e: Refused) -> Self {
-        let what = match e {
-            Refused::Slots => "every render slot is busy",
-            Refused::Pixels => "the pixels being rendered are at their limit",
-            Refused::Queue => "too many renders are waiting",
-            Refused::Client => "this client already has its share of large renders in progress",
-        };
-        ApiError::unavailable(format!("{what}; try again shortly"), RETRY_AFTER_SECS)
+        ApiError::unavailable(e.to_string(), RETRY_AFTER_SECS)
+    }
+}
+
+/// The HTTP edge of the pipeline: each domain failure gets its status here and nowhere else.
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Source(e) => e.into(),
+            PipelineError::Image(e) => ApiError::from(&*e),
+            PipelineError::Request(e) => e.into(),
+            PipelineError::Refused(e) => e.into(),
+            PipelineError::Failed(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
     }
 }
 
@@ -119,8 +129,8 @@ impl From<SourceError> for ApiError {
     }
 }
 
-impl From<ImageError> for ApiError {
-    fn from(e: ImageError) -> Self {
+impl From<&ImageError> for ApiError {
+    fn from(e: &ImageError) -> Self {
         let status = match e {
             ImageError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             // The image is fine; this request asks for more decoding than the server allows.
@@ -136,19 +146,5 @@ impl From<ImageError> for ApiError {
             | ImageError::Encode { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
-    }
-}
-
-impl crate::open_image::OpenError for ApiError {
-    /// 500 and 501: the image is broken or uses a feature Tessera does not read.
-    fn undecodable(&self) -> bool {
-        matches!(
-            self.status,
-            StatusCode::INTERNAL_SERVER_ERROR | StatusCode::NOT_IMPLEMENTED
-        )
-    }
-
-    fn message(&self) -> &str {
-        &self.message
     }
 }

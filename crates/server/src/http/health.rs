@@ -25,11 +25,14 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let text = state.metrics.render(state.caches.usage()).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the metrics could not be rendered",
-        )
-    })?;
+    let text = state
+        .metrics
+        .render(state.pipeline.caches().usage())
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the metrics could not be rendered",
+            )
+        })?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }

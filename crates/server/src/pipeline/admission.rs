@@ -81,15 +81,19 @@ impl Drop for Share {
 }
 
 /// Why a render was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     /// Every render slot (or every slot large renders may use) is busy.
+    #[error("every render slot is busy; try again shortly")]
     Slots,
     /// The pixels in flight would exceed the budget.
+    #[error("the pixels being rendered are at their limit; try again shortly")]
     Pixels,
     /// The queue of renders waiting for a slot is full.
+    #[error("too many renders are waiting; try again shortly")]
     Queue,
     /// This client already has its share of large renders running or waiting.
+    #[error("this client already has its share of large renders in progress; try again shortly")]
     Client,
 }
 

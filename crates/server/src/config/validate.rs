@@ -1,0 +1,121 @@
+//! Values that parse but cannot work are refused, naming the key.
+
+use super::{Config, ConfigError};
+
+impl Config {
+    /// Refuse what cannot work, with the key's name.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(self.limits.max_scale.is_finite() && self.limits.max_scale >= 1.0) {
+            return bad(format!(
+                "limits.max_scale must be at least 1, not {}",
+                self.limits.max_scale
+            ));
+        }
+        for (name, q) in [
+            ("output.jpeg_quality", self.output.jpeg_quality),
+            ("output.webp_quality", self.output.webp_quality),
+        ] {
+            if !(1..=100).contains(&q) {
+                return bad(format!("{name} must be from 1 to 100, not {q}"));
+            }
+        }
+        if self.output.tile_size < 16 {
+            return bad(format!(
+                "output.tile_size must be at least 16, not {}",
+                self.output.tile_size
+            ));
+        }
+        for (name, v) in [
+            ("fetch.timeout_secs", self.fetch.timeout_secs),
+            (
+                "fetch.connect_timeout_secs",
+                self.fetch.connect_timeout_secs,
+            ),
+            (
+                "fetch.revalidate_after_secs",
+                self.fetch.revalidate_after_secs,
+            ),
+        ] {
+            if !(v.is_finite() && (0.0..1e9).contains(&v)) {
+                return bad(format!("{name} must be a number of seconds, not {v}"));
+            }
+        }
+        if self.fetch.block_size < 1024 {
+            return bad(format!(
+                "fetch.block_size must be at least 1024, not {}",
+                self.fetch.block_size
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad(format!(
+                "log.format must be text or json, not {:?}",
+                self.log.format
+            ));
+        }
+        if let Some(url) = &self.server.public_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return bad(format!(
+                    "server.public_base_url must start with http:// or https://: {url:?}"
+                ));
+            }
+        }
+        for (name, v) in [
+            ("max_width", self.limits.max_width),
+            ("max_height", self.limits.max_height),
+        ] {
+            if v == Some(0) {
+                return bad(format!("limits.{name} must be positive"));
+            }
+        }
+        for (name, secs) in [
+            (
+                "server.shutdown_grace_secs",
+                self.server.shutdown_grace_secs,
+            ),
+            ("server.drain_delay_secs", self.server.drain_delay_secs),
+            (
+                "limits.request_timeout_secs",
+                self.limits.request_timeout_secs,
+            ),
+        ] {
+            if !(secs.is_finite() && (0.0..=86_400.0).contains(&secs)) {
+                return bad(format!(
+                    "{name} must be from 0 to 86400 seconds, not {secs}"
+                ));
+            }
+        }
+        for (name, secs) in [
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", self.server.idle_timeout_secs),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+                return bad(format!(
+                    "{name} must be more than 0 and at most 86400 seconds, not {secs}"
+                ));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return bad(format!(
+                "server.max_connections must be from 1 to 1000000, not {}",
+                self.server.max_connections
+            ));
+        }
+        if let Err(e) = crate::http::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return bad(format!("server.trusted_proxies: {e}"));
+        }
+        if self.limits.request_timeout_secs == 0.0 {
+            return bad("limits.request_timeout_secs must be positive".into());
+        }
+        if self.admin.token.as_deref().is_some_and(|t| t.len() < 16) {
+            return bad("admin.token must be at least 16 characters".into());
+        }
+        if self.limits.max_height.is_some() && self.limits.max_width.is_none() {
+            return bad("limits.max_height needs limits.max_width too (the IIIF spec requires maxWidth with maxHeight)".into());
+        }
+        Ok(())
+    }
+}

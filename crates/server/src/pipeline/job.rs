@@ -1,0 +1,91 @@
+//! A job: the located object, the plan, and the render settings, as one value. Its cache key, ETag
+//! and decode cost come from it alone, each computed here and nowhere else.
+
+use super::error::PipelineError;
+use super::located::Located;
+use super::settings::RenderSettings;
+use super::Described;
+use crate::cache::CacheKey;
+use std::sync::Arc;
+use tessera_iiif::levels::decode_cost;
+use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, Plan};
+
+/// One render to do (or to find in the caches).
+#[derive(Debug, Clone)]
+pub struct Job {
+    located: Arc<Located>,
+    api: ApiVersion,
+    planned: Dimensions,
+    plan: Plan,
+    decoded: u64,
+    settings: RenderSettings,
+}
+
+impl Job {
+    /// Plan `request` against the described image under `limits`.
+    pub fn new(
+        located: Arc<Located>,
+        described: &Described,
+        request: &ImageRequest,
+        settings: RenderSettings,
+        limits: &Limits,
+    ) -> Result<Self, PipelineError> {
+        let planned = described.dimensions;
+        let plan = plan(request, planned, limits)?;
+        let decoded = decode_cost(planned, &described.storage.levels, plan.region, plan.size);
+        Ok(Self {
+            located,
+            api: request.version,
+            planned,
+            plan,
+            decoded,
+            settings,
+        })
+    }
+
+    /// What it renders.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The object it renders from.
+    pub fn located(&self) -> &Located {
+        &self.located
+    }
+
+    /// The settings it renders with.
+    pub fn settings(&self) -> &RenderSettings {
+        &self.settings
+    }
+
+    /// The plan for a reader of an image stored at `stored` (an alternate copy may be another size).
+    pub fn plan_for(&self, stored: Dimensions) -> Plan {
+        self.plan.for_stored_size(self.planned, stored)
+    }
+
+    /// The derivative's cache key: API version, render settings, the object's group and version,
+    /// and the canonical request.
+    pub fn key(&self) -> CacheKey {
+        CacheKey::new(
+            &format!(
+                "{}/{}",
+                self.api.path_segment(),
+                self.settings.fingerprint()
+            ),
+            &self.located.group,
+            self.located.version,
+            &self.plan.canonical,
+        )
+    }
+
+    /// The response's strong ETag, from the key.
+    pub fn etag(&self) -> String {
+        self.key().etag()
+    }
+
+    /// Pixels the render holds while it runs, for admission: those decoded from the stored level
+    /// that serves the region, and the output's.
+    pub fn cost(&self) -> u64 {
+        self.decoded + self.plan.size.area()
+    }
+}

@@ -1,0 +1,108 @@
+//! Opening a located image: its objects in order, moving on to the next when one cannot answer
+//! ([`PipelineError::is_undecodable`]); which object answered goes to the log and the metrics. The
+//! one fallback rule, for every step that reads an image (describe, render) in `serve` and `check`.
+
+use super::error::PipelineError;
+use super::located::Located;
+use super::reader_pool::Pooled;
+use super::Pipeline;
+use tessera_image::ImageReader;
+use tessera_source::SourceError;
+
+/// Open `located` and run `work` on a reader of the first object that can answer, as the rule's
+/// order says. Blocking: call it on a blocking thread. A missing object passes to the next; an
+/// undecodable one too; any other error (a failing origin, a refused request) is answered at once.
+pub fn with_image<T>(
+    pipeline: &Pipeline,
+    located: &Located,
+    mut work: impl FnMut(&mut dyn ImageReader) -> Result<T, PipelineError>,
+) -> Result<T, PipelineError> {
+    let mut last = PipelineError::Source(SourceError::NotFound);
+    for object in &located.objects {
+        let candidate = &object.candidate;
+        if matches!(object.version, Err(SourceError::NotFound)) {
+            continue;
+        }
+        // The version found when locating: a reader kept open for it is used without a new lookup.
+        let mut tag = object.version.as_ref().ok().map(|v| v.tag.clone());
+        let pooled = tag.as_deref().and_then(|t| pipeline.readers.take(t));
+        let (opened, failure, kind) = match pooled {
+            Some(pooled) => (Ok(pooled.reader), pooled.failure, pooled.kind),
+            None => {
+                let opened = match pipeline.catalog.open(candidate) {
+                    Ok(opened) => opened,
+                    Err(SourceError::NotFound) | Err(SourceError::Ambiguous(_)) => continue,
+                    Err(e) => {
+                        let e = PipelineError::from(e);
+                        if e.is_undecodable() {
+                            moving_on(located, object, &e);
+                            last = e;
+                            continue;
+                        }
+                        return Err(e);
+                    }
+                };
+                // A folder file is kept under the version of what was really opened (its own fstat).
+                if let Some(v) = &opened.version {
+                    tag = Some(v.tag.clone());
+                }
+                let reader = tessera_image::open(opened.data, &pipeline.settings.render.read);
+                (
+                    reader.map_err(PipelineError::from),
+                    opened.failure,
+                    opened.kind,
+                )
+            }
+        };
+        let result = opened.and_then(|mut reader| {
+            let value = work(reader.as_mut())?;
+            Ok((value, reader))
+        });
+        // A remote read that failed under the decoder is the origin's failure, not the image's.
+        if let Some(failure) = failure.take() {
+            return Err(failure.into());
+        }
+        match result {
+            Ok((value, reader)) => {
+                if let Some(tag) = tag {
+                    pipeline.readers.give(
+                        tag,
+                        Pooled {
+                            reader,
+                            failure,
+                            kind,
+                        },
+                    );
+                }
+                tracing::info!(
+                    identifier = %located.identifier,
+                    source = %candidate.source,
+                    kind = %kind,
+                    key = %candidate.key,
+                    alternate = object.alternate,
+                    "image answered"
+                );
+                pipeline
+                    .metrics
+                    .answered(&candidate.source, object.alternate);
+                return Ok(value);
+            }
+            Err(e) if e.is_undecodable() => {
+                moving_on(located, object, &e);
+                last = e;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+fn moving_on(located: &Located, object: &super::located::Object, e: &PipelineError) {
+    tracing::warn!(
+        identifier = %located.identifier,
+        source = %object.candidate.source,
+        key = %object.candidate.key,
+        error = %e,
+        "cannot decode; trying the next alternate if any"
+    );
+}
