@@ -4,7 +4,7 @@
 use super::report::Outcome;
 use super::sample::sample_size;
 use super::verify::verify_output;
-use crate::pipeline::{contained, Pipeline, PipelineError};
+use crate::pipeline::{Pipeline, PipelineError};
 use std::sync::Arc;
 use tessera_iiif::{ApiVersion, ImageRequest};
 use tessera_image::ImageError;
@@ -13,14 +13,13 @@ use tessera_source::SourceError;
 /// Check `identifier` as the server would answer it: locate and describe it (the `info.json`
 /// step), render the sample resize as JPEG, decode the output and compare its size.
 pub fn check(pipeline: &Pipeline, identifier: &str, longest: u32, outcome: &mut Outcome) {
-    let mut result = contained(|| {
-        let located = Arc::new(pipeline.locate_blocking(identifier)?);
+    let found = pipeline.locate_blocking(identifier).and_then(|located| {
         let described = pipeline.describe_blocking(&located)?;
-        Ok((located, described))
+        Ok((Arc::new(located), described))
     });
-    let (located, described) = match result.as_mut() {
-        Ok((l, d)) => (Arc::clone(l), d.clone()),
-        Err(e) => return fail(outcome, e),
+    let (located, described) = match found {
+        Ok(found) => found,
+        Err(e) => return fail(outcome, &e),
     };
     let (w, h) = (described.dimensions.width, described.dimensions.height);
     outcome.format = Some(described.format.name().to_string());
@@ -32,10 +31,9 @@ pub fn check(pipeline: &Pipeline, identifier: &str, longest: u32, outcome: &mut 
         Err(e) => return outcome.fail("request", e.to_string()),
     };
     outcome.request = Some(request.path());
-    let rendered = contained(|| {
-        let job = pipeline.job(located, &described, &request)?;
-        pipeline.render_blocking(&job)
-    });
+    let rendered = pipeline
+        .job(located, &described, &request)
+        .and_then(|job| pipeline.render_blocking(&job));
     match rendered {
         Ok(bytes) => verify_output(outcome, bytes, (want_w, want_h)),
         Err(e) => fail(outcome, &e),

@@ -38,14 +38,15 @@ impl Checker {
     fn check(&self, identifier: &str, longest: u32) -> Outcome {
         let start = Instant::now();
         let mut outcome = Outcome::new(identifier);
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // A panic anywhere in one image's check is that image's failure (the pipeline's one guard).
+        let run = crate::pipeline::contained(|| {
             let mut o = Outcome::new(identifier);
             match self {
                 Checker::Local(state) => local::check(&state.pipeline, identifier, longest, &mut o),
                 Checker::Http(client) => client.check(identifier, longest, &mut o),
             }
-            o
-        }));
+            Ok(o)
+        });
         match run {
             Ok(o) => outcome = o,
             Err(_) => outcome.fail("panic", "the check panicked"),

@@ -18,6 +18,8 @@ pub mod located;
 mod open;
 pub mod reader_pool;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 pub use blocking::contained;
 pub use catalog::Catalog;
