@@ -14,11 +14,11 @@ use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, Plan};
 #[derive(Debug, Clone)]
 pub struct Job {
     located: Arc<Located>,
-    api: ApiVersion,
     planned: Dimensions,
     plan: Plan,
     decoded: u64,
     settings: RenderSettings,
+    key: CacheKey,
 }
 
 impl Job {
@@ -33,13 +33,14 @@ impl Job {
         let planned = described.dimensions;
         let plan = plan(request, planned, limits)?;
         let decoded = decode_cost(planned, &described.storage.levels, plan.region, plan.size);
+        let key = key_of(&located, request.version, &plan, &settings);
         Ok(Self {
             located,
-            api: request.version,
             planned,
             plan,
             decoded,
             settings,
+            key,
         })
     }
 
@@ -63,24 +64,14 @@ impl Job {
         self.plan.for_stored_size(self.planned, stored)
     }
 
-    /// The derivative's cache key: API version, render settings, the object's group and version,
-    /// and the canonical request.
-    pub fn key(&self) -> CacheKey {
-        CacheKey::new(
-            &format!(
-                "{}/{}",
-                self.api.path_segment(),
-                self.settings.fingerprint()
-            ),
-            &self.located.group,
-            self.located.version,
-            &self.plan.canonical,
-        )
+    /// The derivative's cache key (see [`key_of`]).
+    pub fn key(&self) -> &CacheKey {
+        &self.key
     }
 
     /// The response's strong ETag, from the key.
     pub fn etag(&self) -> String {
-        self.key().etag()
+        self.key.etag()
     }
 
     /// Pixels the render holds while it runs, for admission: those decoded from the stored level
@@ -88,4 +79,15 @@ impl Job {
     pub fn cost(&self) -> u64 {
         self.decoded + self.plan.size.area()
     }
+}
+
+/// The one place a derivative's cache key is made: API version, render settings, the object's
+/// group and version, and the canonical request.
+fn key_of(located: &Located, api: ApiVersion, plan: &Plan, settings: &RenderSettings) -> CacheKey {
+    CacheKey::new(
+        &format!("{}/{}", api.path_segment(), settings.fingerprint()),
+        &located.group,
+        located.version,
+        &plan.canonical,
+    )
 }

@@ -221,7 +221,7 @@ impl Pipeline {
         job: Job,
         client: Option<IpAddr>,
     ) -> Result<(Arc<Entry>, Origin), PipelineError> {
-        let key = job.key();
+        let key = job.key().clone();
         if let Some((entry, _)) = self.caches.get(&key).await {
             return Ok((entry, Origin::Cache));
         }

@@ -19,12 +19,18 @@ struct Counting {
 
 impl Counting {
     fn count(&self, candidate: &Candidate) {
-        let mut v = self.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut v = self
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *v.entry(candidate.key.clone()).or_default() += 1;
     }
 
     fn counts(&self) -> HashMap<String, usize> {
-        self.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -56,7 +62,8 @@ impl Catalog for Counting {
 fn pipeline(dir: &std::path::Path) -> (Arc<Pipeline>, Arc<Counting>) {
     let root = dir.join("images");
     std::fs::create_dir_all(&root).expect("folder");
-    let raster = tessera_image::Raster::new(300, 200, tessera_image::PixelLayout::Rgb8).expect("raster");
+    let raster =
+        tessera_image::Raster::new(300, 200, tessera_image::PixelLayout::Rgb8).expect("raster");
     let png = tessera_image::encode::encode(
         &raster,
         tessera_iiif::OutputFormat::Png,
@@ -104,8 +111,14 @@ fn pipeline(dir: &std::path::Path) -> (Arc<Pipeline>, Arc<Counting>) {
 async fn one_image_request(pipeline: &Arc<Pipeline>, region: &str) -> Arc<Entry> {
     let located = pipeline.locate("fig").await.expect("located");
     let (described, _) = pipeline.describe(&located).await.expect("described");
-    let request = ImageRequest::parse(tessera_iiif::ApiVersion::V3, region, "max", "0", "default.png")
-        .expect("request");
+    let request = ImageRequest::parse(
+        tessera_iiif::ApiVersion::V3,
+        region,
+        "max",
+        "0",
+        "default.png",
+    )
+    .expect("request");
     let job = pipeline.job(located, &described, &request).expect("job");
     let (entry, _) = pipeline.render(job, None).await.expect("rendered");
     entry
@@ -117,13 +130,15 @@ async fn an_image_request_asks_each_candidate_for_its_version_once() {
     let (pipeline, counting) = pipeline(dir.path());
     let entry = one_image_request(&pipeline, "full").await;
     assert_eq!(entry.media_type, "image/png");
-    let once: HashMap<String, usize> =
-        [("fig.gif", 1), ("fig.tif", 1), ("fig.png", 1)].map(|(k, n)| (k.to_string(), n)).into();
+    let once: HashMap<String, usize> = [("fig.gif", 1), ("fig.tif", 1), ("fig.png", 1)]
+        .map(|(k, n)| (k.to_string(), n))
+        .into();
     assert_eq!(counting.counts(), once);
     // Another (uncached) region of the same image: one more lookup each, no more.
     one_image_request(&pipeline, "0,0,100,100").await;
-    let twice: HashMap<String, usize> =
-        [("fig.gif", 2), ("fig.tif", 2), ("fig.png", 2)].map(|(k, n)| (k.to_string(), n)).into();
+    let twice: HashMap<String, usize> = [("fig.gif", 2), ("fig.tif", 2), ("fig.png", 2)]
+        .map(|(k, n)| (k.to_string(), n))
+        .into();
     assert_eq!(counting.counts(), twice);
 }
 
