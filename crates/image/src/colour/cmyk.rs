@@ -5,15 +5,22 @@ use super::cache;
 use moxcms::{ColorProfile, DataColorSpace, Layout};
 
 /// The CMYK profile that describes CMYK images without an embedded one. Two values are equal when
-/// they hold the same loaded bytes.
+/// both are the built-in one, or they hold the same loaded bytes.
 #[derive(Clone, Copy)]
-pub struct CmykProfile(&'static [u8]);
+pub struct CmykProfile {
+    bytes: &'static [u8],
+    built_in: bool,
+}
 
-/// Equal profiles have equal bytes (a constant's bytes may sit at different addresses in
-/// different crates, so the pointers alone do not tell).
+/// The built-in profile is known by its flag, not its address: a constant's bytes may sit at
+/// different addresses in different crates, and comparing 227 KB on every request would cost.
 impl PartialEq for CmykProfile {
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0) || self.0 == other.0
+        match (self.built_in, other.built_in) {
+            (true, true) => true,
+            (false, false) => std::ptr::eq(self.bytes, other.bytes) || self.bytes == other.bytes,
+            _ => false,
+        }
     }
 }
 
@@ -22,7 +29,10 @@ impl Eq for CmykProfile {}
 impl CmykProfile {
     /// Tessera's built-in profile: "Chemical proof" by Graeme W. Gill (public domain), the profile
     /// libvips and sharp assume for untagged CMYK, so Tessera renders such files as they do.
-    pub const BUILT_IN: Self = Self(include_bytes!("../../profiles/cmyk-chemical-proof.icc"));
+    pub const BUILT_IN: Self = Self {
+        bytes: include_bytes!("../../profiles/cmyk-chemical-proof.icc"),
+        built_in: true,
+    };
 
     /// An operator's profile, checked to be a usable CMYK-to-sRGB profile. The bytes are kept for
     /// the life of the process (a configuration loads one profile).
@@ -38,12 +48,15 @@ impl CmykProfile {
         if cache::transform(&icc, DataColorSpace::Cmyk, Layout::Rgba, Layout::Rgb).is_none() {
             return Err("no CMYK-to-sRGB transform can be built from it".to_string());
         }
-        Ok(Self(Box::leak(icc.into_boxed_slice())))
+        Ok(Self {
+            bytes: Box::leak(icc.into_boxed_slice()),
+            built_in: false,
+        })
     }
 
     /// The profile's bytes.
     pub fn bytes(self) -> &'static [u8] {
-        self.0
+        self.bytes
     }
 }
 
@@ -58,7 +71,7 @@ impl std::fmt::Debug for CmykProfile {
         if *self == Self::BUILT_IN {
             f.write_str("CmykProfile(built-in)")
         } else {
-            write!(f, "CmykProfile({} bytes)", self.0.len())
+            write!(f, "CmykProfile({} bytes)", self.bytes.len())
         }
     }
 }
@@ -69,7 +82,10 @@ impl std::fmt::Debug for CmykProfile {
 pub fn cmyk_to_srgb(cmyk: &[u8], icc: Option<&[u8]>, untagged: CmykProfile) -> Vec<u8> {
     let mut rgb = vec![0u8; cmyk.len() / 4 * 3];
     let transform = |p: &[u8]| cache::transform(p, DataColorSpace::Cmyk, Layout::Rgba, Layout::Rgb);
-    if let Some(t) = icc.and_then(transform).or_else(|| transform(untagged.0)) {
+    if let Some(t) = icc
+        .and_then(transform)
+        .or_else(|| transform(untagged.bytes))
+    {
         if t.transform(cmyk, &mut rgb).is_ok() {
             return rgb;
         }

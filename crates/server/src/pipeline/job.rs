@@ -22,18 +22,19 @@ pub struct Job {
 }
 
 impl Job {
-    /// Plan `request` against the described image under `limits`.
+    /// Plan `request` against the described image under `limits`, with `settings` and their
+    /// [`RenderSettings::fingerprint`] (made once by the pipeline).
     pub fn new(
         located: Arc<Located>,
         described: &Described,
         request: &ImageRequest,
-        settings: RenderSettings,
+        (settings, fingerprint): (RenderSettings, &str),
         limits: &Limits,
     ) -> Result<Self, PipelineError> {
         let planned = described.dimensions;
         let plan = plan(request, planned, limits)?;
         let decoded = decode_cost(planned, &described.storage.levels, plan.region, plan.size);
-        let key = key_of(&located, request.version, &plan, &settings);
+        let key = key_of(&located, request.version, &plan, fingerprint);
         Ok(Self {
             located,
             planned,
@@ -83,9 +84,9 @@ impl Job {
 
 /// The one place a derivative's cache key is made: API version, render settings, the object's
 /// group and version, and the canonical request.
-fn key_of(located: &Located, api: ApiVersion, plan: &Plan, settings: &RenderSettings) -> CacheKey {
+fn key_of(located: &Located, api: ApiVersion, plan: &Plan, fingerprint: &str) -> CacheKey {
     CacheKey::new(
-        &format!("{}/{}", api.path_segment(), settings.fingerprint()),
+        &format!("{}/{fingerprint}", api.path_segment()),
         &located.group,
         located.version,
         &plan.canonical,

@@ -86,6 +86,8 @@ pub struct PipelineSettings {
 pub struct Pipeline {
     catalog: Arc<dyn Catalog>,
     settings: PipelineSettings,
+    /// `settings.render`'s fingerprint, made once.
+    fingerprint: Arc<str>,
     caches: Caches,
     readers: ReaderPool,
     headers: Coalescer<String, Result<Described, PipelineError>>,
@@ -105,6 +107,7 @@ impl Pipeline {
     ) -> Self {
         Self {
             catalog,
+            fingerprint: settings.render.fingerprint().into(),
             readers: ReaderPool::new(settings.open_readers, 4),
             settings,
             caches,
@@ -207,7 +210,7 @@ impl Pipeline {
             located,
             described,
             request,
-            self.settings.render,
+            (self.settings.render, &self.fingerprint),
             &self.settings.limits,
         )
     }
