@@ -37,6 +37,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[colour]`: ICC profiles and EXIF orientation.
     pub colour: ColourConfig,
+    /// `[viewer]`: the HTML pages at `/` and `/viewer/{identifier}`.
+    pub viewer: ViewerConfig,
 }
 
 /// `[server]`
@@ -323,6 +325,21 @@ pub struct AdminConfig {
     pub token: Option<String>,
 }
 
+/// `[viewer]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewerConfig {
+    /// Serve the image list at `/` and the OpenSeadragon viewer at `/viewer/{identifier}`; when off,
+    /// `/` is a few lines of plain text and `/viewer/…` is 404.
+    pub enabled: bool,
+}
+
+impl Default for ViewerConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -519,8 +536,9 @@ impl Config {
 }
 
 /// The config sections, as named in TOML and in environment variables.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server", "images", "limits", "output", "log", "fetch", "cache", "http", "admin", "colour",
+    "viewer",
 ];
 
 /// Put `TESSERA_<SECTION>_<KEY>=value` variables into `table` as `[section] key = value`.

@@ -59,6 +59,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// The output-affecting settings (qualities, colour handling) in one short string, for cache keys.
     pub render_settings: String,
+    /// The viewer pages' state, when they are on (`viewer.enabled`).
+    pub viewer: Option<crate::http::ViewerState>,
 }
 
 /// Whether the server takes work: not before it listens, not while it drains.
@@ -165,6 +167,10 @@ impl AppState {
                 u8::from(config.colour.auto_orient),
                 cmyk_profile_tag(cmyk_profile),
             ),
+            viewer: config
+                .viewer
+                .enabled
+                .then(crate::http::ViewerState::default),
         })
     }
 }
