@@ -75,6 +75,13 @@ if ! command -v promtool >/dev/null 2>&1; then
   apt_install prometheus
 fi
 
+# The browser test (tests/py/test_viewer_browser.py) drives Debian's chromium, headless, through Playwright
+# (tests/requirements.txt), which is pointed at this binary and never downloads a browser of its own.
+if [ ! -x /usr/lib/chromium/chromium ] && ! command -v chromium >/dev/null 2>&1; then
+  step "installing chromium"
+  apt_install chromium || echo "warning: chromium could not be installed; the browser test will be skipped" >&2
+fi
+
 VENV="$ROOT/.venv"
 REQ="$ROOT/tests/requirements.txt"
 STAMP="$VENV/.requirements.sha256"

@@ -209,6 +209,23 @@ def test_missing_and_unmatched_are_404(tessera):
     assert status in (400, 404)
 
 
+def test_the_viewer_opens_bucket_identifiers_and_lists_only_folders(tessera):
+    status, body = tessera.get("/viewer/lax:13410%2Felife-13410-fig4-v2.tif")
+    assert status == 200, body[:300]
+    assert b'data-info="/iiif/3/lax:13410%2Felife-13410-fig4-v2.tif/info.json"' in body
+    status, body = tessera.get("/viewer/web:fig7.tif")
+    assert status == 200, body[:300]
+    status, body = tessera.get("/viewer/s3:nothing.tif")
+    assert status == 404 and b"no image has the identifier" in body
+    status, body = tessera.get("/")
+    assert status == 200
+    assert b"1 image in the image folders." in body and b'href="/viewer/disk:big.tif"' in body
+    assert b"s3:big.tif" not in body, "buckets are not listed"
+    assert b"Only folder sources are listed here." in body
+    assert b"source &quot;bucket&quot; (s3) is not a folder" in body
+    assert b"source &quot;origin&quot; (http) is not a folder" in body
+
+
 def test_retries_a_flaky_origin(tessera, origin):
     origin.put("flaky.png", png_bytes((10, 200, 10)))
     origin.fail("flaky.png", 2)

@@ -34,6 +34,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// Time limit per request.
     pub request_timeout: std::time::Duration,
+    /// The viewer pages' state, when they are on (`viewer.enabled`).
+    pub viewer: Option<crate::http::ViewerState>,
 }
 
 /// Whether the server takes work: not before it listens, not while it drains.
@@ -100,6 +102,10 @@ impl AppState {
             info_max_age: config.http.info_max_age,
             admin_token: config.admin.token.clone(),
             request_timeout: std::time::Duration::from_secs_f64(config.limits.request_timeout_secs),
+            viewer: config
+                .viewer
+                .enabled
+                .then(crate::http::ViewerState::default),
         })
     }
 }

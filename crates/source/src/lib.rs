@@ -25,7 +25,7 @@ pub use disk_cache::DiskCache;
 pub use error::SourceError;
 pub use failure::FailureSlot;
 pub use free_space::{available_bytes, is_disk_full, shortfall};
-pub use listing::{has_image_extension, image_files, Listing};
+pub use listing::{has_image_extension, image_files, image_files_at_most, Listing};
 pub use observer::{NoObserver, SourceKind, SourceObserver};
 pub use random_access::{FileSource, RandomAccess, ReadSeek};
 pub use resolve::{FileMeta, FolderResolver, Found, ResolveError, IMAGE_EXTENSIONS};

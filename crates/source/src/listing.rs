@@ -29,20 +29,34 @@ pub struct Listing {
 /// to its parent's descriptor with `O_NOFOLLOW`, so a folder swapped for a symlink while the walk runs
 /// is skipped, never walked.
 pub fn image_files(root: &Path) -> io::Result<Vec<String>> {
+    image_files_at_most(root, usize::MAX).map(|(found, _)| found)
+}
+
+/// [`image_files`], stopping once `max` files are found: those (the first in the walk's order, each
+/// folder's entries by name), sorted, and whether the walk stopped early. Bounds the memory and time
+/// a listing can take on a huge folder.
+pub fn image_files_at_most(root: &Path, max: usize) -> io::Result<(Vec<String>, bool)> {
     let dir = rustix::fs::open(root, dir_flags(), Mode::empty())?;
     let mut found = Vec::new();
-    walk(dir, "", 0, &mut found)?;
+    let complete = walk(dir, "", 0, max, &mut found)?;
     found.sort();
-    Ok(found)
+    Ok((found, !complete))
 }
 
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-fn walk(dir: OwnedFd, prefix: &str, depth: usize, found: &mut Vec<String>) -> io::Result<()> {
+/// Walk `dir` into `found`; `Ok(false)` when `max` files were found and the walk stopped.
+fn walk(
+    dir: OwnedFd,
+    prefix: &str,
+    depth: usize,
+    max: usize,
+    found: &mut Vec<String>,
+) -> io::Result<bool> {
     if depth > MAX_DEPTH {
-        return Ok(());
+        return Ok(true);
     }
     let mut entries = Vec::new();
     for entry in Dir::read_from(&dir)?.filter_map(Result::ok) {
@@ -66,16 +80,23 @@ fn walk(dir: OwnedFd, prefix: &str, depth: usize, found: &mut Vec<String>) -> io
         let path = format!("{prefix}{name}");
         if kind == FileType::Directory {
             match rustix::fs::openat(&dir, name.as_str(), dir_flags(), Mode::empty()) {
-                Ok(sub) => walk(sub, &format!("{path}/"), depth + 1, found)?,
+                Ok(sub) => {
+                    if !walk(sub, &format!("{path}/"), depth + 1, max, found)? {
+                        return Ok(false);
+                    }
+                }
                 // Gone, or replaced by a symlink or a file since it was listed.
                 Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => {}
                 Err(e) => return Err(e.into()),
             }
         } else if kind == FileType::RegularFile && has_image_extension(&name) {
+            if found.len() >= max {
+                return Ok(false);
+            }
             found.push(path);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Whether `name` ends in one of [`IMAGE_EXTENSIONS`] (any case).
@@ -107,6 +128,28 @@ mod tests {
             vec!["b.jpg", "sub/a.TIF", "sub/deeper/c.png"],
             "symlinks are not followed"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn stops_at_the_bound_and_says_so() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir(dir.path().join("a"))?;
+        for name in ["a/1.png", "a/2.png", "b.jpg", "c.tif"] {
+            std::fs::write(dir.path().join(name), b"x")?;
+        }
+        assert_eq!(
+            image_files_at_most(dir.path(), 3)?,
+            (
+                vec!["a/1.png".into(), "a/2.png".into(), "b.jpg".into()],
+                true
+            )
+        );
+        assert!(
+            !image_files_at_most(dir.path(), 4)?.1,
+            "exactly full is complete"
+        );
+        assert_eq!(image_files_at_most(dir.path(), 0)?, (vec![], true));
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::disk_cache::DiskCache;
 use crate::error::SourceError;
-use crate::listing::{has_image_extension, image_files, Listing};
+use crate::listing::{has_image_extension, image_files_at_most, Listing};
 use crate::observer::{SourceKind, SourceObserver};
 use crate::remote::RemoteSource;
 use crate::rules::{Candidate, RuleConfig, Rules};
@@ -191,13 +191,48 @@ impl Sources {
     /// bucket listed; an HTTP origin cannot be) and each image object is mapped back through the
     /// rules ([`Rules::identifiers_for`]). Blocking, like [`Sources::open`].
     pub fn list_identifiers(&self) -> Listing {
+        self.list(false, usize::MAX)
+    }
+
+    /// The identifiers of the images in folder sources only, as [`Sources::list_identifiers`] finds
+    /// them, from at most `max_files` files per folder (the rest are left out, with a note). Buckets
+    /// and origins are not listed: each is named in a note. Blocking: it walks folders.
+    pub fn list_folder_identifiers(&self, max_files: usize) -> Listing {
+        self.list(true, max_files)
+    }
+
+    /// Whether any source is not a local folder (a bucket or an HTTP origin).
+    pub fn has_remote_sources(&self) -> bool {
+        self.sources
+            .values()
+            .any(|s| matches!(s, Source::Remote(_)))
+    }
+
+    fn list(&self, folders_only: bool, max_files: usize) -> Listing {
         let mut listing = Listing::default();
         let mut names: Vec<&String> = self.sources.keys().collect();
         names.sort();
         for name in names {
             let keys = match self.sources.get(name) {
                 Some(Source::Folder(resolver)) => {
-                    image_files(resolver.root()).map_err(|e| SourceError::Local(e.to_string()))
+                    match image_files_at_most(resolver.root(), max_files) {
+                        Ok((keys, truncated)) => {
+                            if truncated {
+                                listing.notes.push(format!(
+                                "source {name:?}: only the first {max_files} image files were listed"
+                            ));
+                            }
+                            Ok(keys)
+                        }
+                        Err(e) => Err(SourceError::Local(e.to_string())),
+                    }
+                }
+                Some(Source::Remote(remote)) if folders_only => {
+                    listing.notes.push(format!(
+                        "source {name:?} ({}) is not a folder and is not listed here",
+                        remote.kind()
+                    ));
+                    continue;
                 }
                 Some(Source::Remote(remote)) if remote.kind() == SourceKind::Http => {
                     listing.notes.push(format!(
@@ -313,26 +348,29 @@ mod tests {
     use super::*;
     use crate::NoObserver;
 
-    #[test]
-    fn folder_versions_change_with_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.png"), b"one").unwrap();
-        let settings = FetchSettings {
+    fn settings(dir: &std::path::Path) -> FetchSettings {
+        FetchSettings {
             timeout: std::time::Duration::from_secs(1),
             connect_timeout: std::time::Duration::from_secs(1),
             retries: 0,
             backoff: std::time::Duration::from_millis(1),
             block_size: 1024,
             revalidate_after: std::time::Duration::from_secs(1),
-            cache_dir: dir.path().join("cache"),
+            cache_dir: dir.join("cache"),
             cache_max_bytes: 1000,
             cache_min_free_bytes: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn folder_versions_change_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.png"), b"one").unwrap();
         let sources = Sources::new(
             &dir.path().to_string_lossy(),
             &[],
             &[],
-            &settings,
+            &settings(dir.path()),
             Arc::new(NoObserver),
         )
         .unwrap();
@@ -351,5 +389,47 @@ mod tests {
             sources.open(candidate).unwrap().data.read_all().unwrap(),
             b"three"
         );
+    }
+
+    #[test]
+    fn folder_listing_skips_remote_sources_and_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("images");
+        std::fs::create_dir_all(images.join("sub")).unwrap();
+        for name in ["a.png", "b.jpg", "sub/c.tif", "notes.txt"] {
+            std::fs::write(images.join(name), b"x").unwrap();
+        }
+        let remote = SourceConfig::from_location("web", "http://127.0.0.1:9/images/");
+        let rules = [
+            RuleConfig {
+                prefix: Some("web:".into()),
+                source: "web".into(),
+                ..RuleConfig::default()
+            },
+            RuleConfig {
+                prefix: Some(String::new()),
+                source: DEFAULT_SOURCE.into(),
+                ..RuleConfig::default()
+            },
+        ];
+        let sources = Sources::new(
+            &images.to_string_lossy(),
+            &[remote],
+            &rules,
+            &settings(dir.path()),
+            Arc::new(NoObserver),
+        )
+        .unwrap();
+        assert!(sources.has_remote_sources());
+        let all = sources.list_folder_identifiers(100);
+        assert_eq!(all.identifiers, ["a.png", "b.jpg", "sub/c.tif"]);
+        assert_eq!(
+            all.notes,
+            [r#"source "web" (http) is not a folder and is not listed here"#]
+        );
+        assert!(all.errors.is_empty());
+        let bounded = sources.list_folder_identifiers(2);
+        assert_eq!(bounded.identifiers, ["a.png", "b.jpg"]);
+        assert!(bounded.notes.iter().any(|n| n.contains("only the first 2")));
     }
 }

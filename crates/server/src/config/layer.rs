@@ -37,8 +37,9 @@ impl Config {
 }
 
 /// The config sections, as named in TOML and in environment variables.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server", "images", "limits", "output", "log", "fetch", "cache", "http", "admin", "colour",
+    "viewer",
 ];
 
 /// Put `TESSERA_<SECTION>_<KEY>=value` variables into `table` as `[section] key = value`.

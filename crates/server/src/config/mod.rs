@@ -47,6 +47,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[colour]`: ICC profiles and EXIF orientation.
     pub colour: ColourConfig,
+    /// `[viewer]`: the HTML pages at `/` and `/viewer/{identifier}`.
+    pub viewer: ViewerConfig,
 }
 
 /// Why the configuration could not be loaded.

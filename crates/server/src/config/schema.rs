@@ -270,6 +270,21 @@ pub struct AdminConfig {
     pub token: Option<String>,
 }
 
+/// `[viewer]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewerConfig {
+    /// Serve the image list at `/` and the OpenSeadragon viewer at `/viewer/{identifier}`; when off,
+    /// `/` is a few lines of plain text and `/viewer/…` is 404.
+    pub enabled: bool,
+}
+
+impl Default for ViewerConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
 /// `[colour]`: how source colour and orientation are interpreted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

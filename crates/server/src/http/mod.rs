@@ -12,11 +12,13 @@ mod iiif;
 mod negotiate;
 mod observe;
 pub mod trusted_proxies;
+mod viewer;
 
 pub use accept::{serve, ConnectionLimits};
 pub use connection::Timeouts;
 pub use error::ApiError;
 pub use trusted_proxies::TrustedProxies;
+pub use viewer::ViewerState;
 
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -29,9 +31,13 @@ use std::sync::Arc;
 
 /// The whole application.
 pub fn router(state: Arc<AppState>) -> Router {
+    let pages = match state.viewer {
+        Some(_) => viewer::routes(),
+        None => Router::new().route("/", get(index)),
+    };
     Router::new()
         .route("/iiif/{*rest}", get(iiif::handle).options(preflight))
-        .route("/", get(index))
+        .merge(pages)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
@@ -115,7 +121,7 @@ async fn preflight(headers: HeaderMap) -> Response {
         .into_response()
 }
 
-/// `/`: where to start.
+/// `/` when the viewer is off: where to start.
 async fn index() -> &'static str {
     "Tessera IIIF Image API server.\nImage API 3.0: /iiif/3/{identifier}/info.json\nImage API 2.1: /iiif/2/{identifier}/info.json\n"
 }

@@ -67,6 +67,8 @@ fn route_of(path: &str) -> &'static str {
         "/metrics" => "metrics",
         p if p.starts_with("/health/") => "health",
         p if p.starts_with("/admin/") => "admin",
+        "/" | "/viewer" => "viewer",
+        p if p.starts_with("/viewer/") || p.starts_with("/viewer-assets/") => "viewer",
         _ => "other",
     }
 }
@@ -126,6 +128,9 @@ mod tests {
         assert_eq!(route_of("/iiif/3/a"), "iiif_other");
         assert_eq!(route_of("/health/ready"), "health");
         assert_eq!(route_of("/metrics"), "metrics");
-        assert_eq!(route_of("/"), "other");
+        assert_eq!(route_of("/"), "viewer");
+        assert_eq!(route_of("/viewer/a%2Fb"), "viewer");
+        assert_eq!(route_of("/viewer-assets/0123/viewer.js"), "viewer");
+        assert_eq!(route_of("/favicon.ico"), "other");
     }
 }
