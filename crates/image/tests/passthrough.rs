@@ -8,7 +8,7 @@ use std::sync::Arc;
 use common::plan;
 use common::pyramid::{self, Options, Placement, Written};
 use tessera_iiif::{Dimensions, OutputFormat, Quality, Rect};
-use tessera_image::{open, render, EncodeOptions, ImageReader, ReadLimits};
+use tessera_image::{open, render, ImageReader, ReadLimits, RenderOptions};
 
 const SIZES: [(u32, u32); 3] = [(2000, 1200), (1000, 600), (500, 300)];
 
@@ -105,7 +105,7 @@ fn a_whole_stored_tile_is_sent_as_stored() {
             Quality::Default,
             OutputFormat::Jpg,
         );
-        let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+        let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
         assert_eq!(body, expected(&written, level, index), "{region:?}");
         assert_eq!(body.windows(2).filter(|w| w == &[0xFF, 0xD8]).count(), 1);
         assert_jpeg_shows(&body, level, at);
@@ -124,7 +124,7 @@ fn rgb_coded_tiles_are_sent_as_stored_and_show_as_decoded() {
         Quality::Default,
         OutputFormat::Jpg,
     );
-    let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+    let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
     assert_eq!(body, expected(&written, 1, 1));
     // No marker says "YCbCr": libjpeg (as in browsers) takes the R, G, B components as they are.
     assert!(!body.windows(4).any(|w| w == [0xFF, 0xE0, 0, 16]));
@@ -207,7 +207,7 @@ fn anything_but_a_whole_stored_tile_is_decoded() {
         ),
     ] {
         let plan = plan(region, size, mirror, rotation, quality, format);
-        let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+        let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
         assert_ne!(body, stored, "{region:?} {size:?}");
         assert!(reader
             .stored_jpeg(region, Dimensions::new(size.0, size.1))

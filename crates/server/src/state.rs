@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_iiif::Dimensions;
 use tessera_image::colour::CmykProfile;
-use tessera_image::{EncodeOptions, ReadLimits, Storage};
+use tessera_image::{EncodeOptions, ReadLimits, RenderOptions, Storage};
 use tessera_source::Sources;
 
 /// Shared server state.
@@ -25,8 +25,8 @@ pub struct AppState {
     pub limits: tessera_iiif::Limits,
     /// Decoding limits.
     pub read_limits: ReadLimits,
-    /// Encoder settings.
-    pub encode: EncodeOptions,
+    /// Encoder settings and what becomes of embedded ICC profiles.
+    pub render: RenderOptions,
     /// Tile size advertised for images without their own tiling.
     pub tile_size: u32,
     /// Base URL for ids, when configured.
@@ -113,16 +113,18 @@ impl AppState {
             limits: config.iiif_limits(),
             read_limits: ReadLimits {
                 max_pixels: config.limits.max_source_pixels,
+                auto_orient: config.colour.auto_orient,
+                cmyk_profile,
+            },
+            render: RenderOptions {
+                encode: EncodeOptions {
+                    jpeg_quality: config.output.jpeg_quality,
+                    webp_quality: config.output.webp_quality,
+                },
                 icc: match config.colour.icc {
                     crate::config::IccSetting::Srgb => tessera_image::colour::IccMode::ToSrgb,
                     crate::config::IccSetting::Keep => tessera_image::colour::IccMode::Keep,
                 },
-                auto_orient: config.colour.auto_orient,
-                cmyk_profile,
-            },
-            encode: EncodeOptions {
-                jpeg_quality: config.output.jpeg_quality,
-                webp_quality: config.output.webp_quality,
             },
             tile_size: config.output.tile_size,
             public_base_url: config

@@ -8,7 +8,7 @@ mod level_choice;
 mod oriented;
 mod png;
 mod tiff;
-mod webp;
+pub(crate) mod webp;
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub use level_choice::choose_level;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use crate::colour::{CmykProfile, ColourOptions, IccMode};
+use crate::colour::CmykProfile;
 use crate::{ImageError, Raster, SourceFormat};
 
 /// What `info.json` needs: the full-resolution size and the format.
@@ -46,8 +46,6 @@ pub struct ReadLimits {
     /// Largest `width * height` an image may declare. The default, 400 million pixels
     /// (e.g. 20000x20000), needs up to 1.6 GB as RGBA when a whole image must be decoded.
     pub max_pixels: u64,
-    /// Embedded ICC profiles: converted to sRGB (default) or kept as stored.
-    pub icc: IccMode,
     /// Honour the orientation of JPEG, PNG and WebP (EXIF) and TIFF (tag 274) files (default
     /// true); sizes in headers follow it.
     pub auto_orient: bool,
@@ -55,21 +53,10 @@ pub struct ReadLimits {
     pub cmyk_profile: CmykProfile,
 }
 
-impl ReadLimits {
-    /// The colour settings readers apply.
-    pub fn colour(&self) -> ColourOptions {
-        ColourOptions {
-            icc: self.icc,
-            cmyk_profile: self.cmyk_profile,
-        }
-    }
-}
-
 impl Default for ReadLimits {
     fn default() -> Self {
         Self {
             max_pixels: 400_000_000,
-            icc: IccMode::ToSrgb,
             auto_orient: true,
             cmyk_profile: CmykProfile::BUILT_IN,
         }
@@ -102,6 +89,15 @@ pub trait ImageReader: Send {
     /// asks for none). [`open`] turns the reader accordingly unless `auto_orient` is off.
     fn orientation(&self) -> u8 {
         1
+    }
+
+    /// The embedded ICC profile (RGB or gray) that describes the pixels [`read`](Self::read)
+    /// returns, which are the stored values: converting them or carrying the profile to the output
+    /// is the render's colour stage ([`crate::colour::stage`]). `None` when the file has none, or
+    /// when the reader itself already turned its pixels into sRGB (CMYK through its profile, CIE
+    /// L*a*b*), since a raster has no layout for those.
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        None
     }
 
     /// The native tiling and stored levels; none for sources that have neither.
@@ -164,6 +160,10 @@ fn checked_header(
         format,
     })
 }
+
+/// Largest embedded ICC profile a reader keeps, in bytes: what the JPEG encoder can embed (254
+/// APP2 segments of 65,519 bytes), about 16 MB. A larger one is ignored.
+pub(crate) const MAX_ICC_BYTES: usize = 254 * crate::encode::ICC_SEGMENT_BYTES;
 
 /// Canvases up to this many pixels are not compared with their first frame ([`check_canvas`]).
 const FREE_CANVAS_PIXELS: u64 = 1 << 24;

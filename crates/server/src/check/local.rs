@@ -66,7 +66,7 @@ pub fn check(state: &AppState, identifier: &str, longest: u32, outcome: &mut Out
         request_path = Some(request.path());
         let plan = plan(&request, Dimensions::new(h.width, h.height), &state.limits)
             .map_err(|e| request_failure(e.to_string()))?;
-        Ok::<_, Failure>(tessera_image::render(reader, &plan, &state.encode)?)
+        Ok::<_, Failure>(tessera_image::render(reader, &plan, &state.render)?)
     });
     if let Some(h) = header {
         outcome.format = Some(h.format.name().to_string());

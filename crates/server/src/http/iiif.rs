@@ -322,7 +322,7 @@ async fn render(
         let _in_flight = in_flight;
         cancel.run(|| {
             with_image(&worker, &identifier, |reader| {
-                Ok(tessera_image::render(reader, &plan, &worker.encode)?)
+                Ok(tessera_image::render(reader, &plan, &worker.render)?)
             })
         })
     })
