@@ -10,7 +10,7 @@ use crate::{ImageError, PixelLayout, Raster};
 const MAX_SIDE: u32 = 16383;
 
 /// Encode `raster` as lossy WebP at `quality` (0–100), keeping alpha, with `icc` when it is an
-/// RGB profile (WebP pixels are always RGB: gray is written as RGB and goes untagged).
+/// RGB profile of RGB pixels (WebP pixels are always RGB: gray is written as RGB, untagged).
 pub(crate) fn encode(
     raster: &Raster,
     quality: u8,
@@ -83,7 +83,8 @@ pub(crate) fn encode(
     if size == 0 {
         return Err(fail("libwebp produced no data".into()));
     }
-    match super::fitting(icc, false) {
+    // Gray pixels are written as RGB, which no profile of the gray raster describes.
+    match super::fitting(icc, false).filter(|_| !raster.layout.is_gray()) {
         Some(icc) => super::webp_icc::embed(&bytes, icc).map_err(fail),
         None => Ok(bytes),
     }

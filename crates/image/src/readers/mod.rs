@@ -165,6 +165,14 @@ fn checked_header(
 /// APP2 segments of 65,519 bytes), about 16 MB. A larger one is ignored.
 pub(crate) const MAX_ICC_BYTES: usize = 254 * crate::encode::ICC_SEGMENT_BYTES;
 
+/// `bytes` as a profile to report, when they look like one: a 128-byte header with the `acsp`
+/// signature, at most [`MAX_ICC_BYTES`]. Anything else in a profile's place (some files hold a
+/// few stray bytes there) is ignored, as browsers ignore it.
+fn embedded_profile(bytes: &[u8]) -> Option<Arc<[u8]>> {
+    let looks_right = bytes.len() >= 128 && bytes.get(36..40) == Some(b"acsp");
+    (looks_right && bytes.len() <= MAX_ICC_BYTES).then(|| Arc::from(bytes))
+}
+
 /// Canvases up to this many pixels are not compared with their first frame ([`check_canvas`]).
 const FREE_CANVAS_PIXELS: u64 = 1 << 24;
 

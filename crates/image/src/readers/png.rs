@@ -7,7 +7,9 @@ use png::{BitDepth, ColorType, Transformations};
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::{RandomAccess, ReadSeek};
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits, MAX_ICC_BYTES};
+use super::{
+    checked_header, embedded_profile, guard, ImageHeader, ImageReader, ReadLimits, MAX_ICC_BYTES,
+};
 use crate::transform::crop::crop;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -115,7 +117,7 @@ fn iccp_profile(body: &[u8]) -> Option<Arc<[u8]>> {
         .take(MAX_ICC_BYTES as u64 + 1)
         .read_to_end(&mut icc)
         .ok()?;
-    (!icc.is_empty() && icc.len() <= MAX_ICC_BYTES).then(|| icc.into())
+    embedded_profile(&icc)
 }
 
 impl ImageReader for PngReader {

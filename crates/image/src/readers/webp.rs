@@ -7,7 +7,9 @@ use image_webp::WebPDecoder;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::{RandomAccess, ReadSeek};
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits, MAX_ICC_BYTES};
+use super::{
+    checked_header, embedded_profile, guard, ImageHeader, ImageReader, ReadLimits, MAX_ICC_BYTES,
+};
 use crate::transform::crop::crop;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -70,7 +72,7 @@ fn icc_profile(source: &dyn RandomAccess, head: &[u8]) -> Option<Arc<[u8]>> {
         b"ICCP",
         Longer::Refused(MAX_ICC_BYTES),
     )?;
-    (!body.is_empty()).then(|| body.into())
+    embedded_profile(&body)
 }
 
 /// What [`flagged_chunk`] does with a chunk longer than a limit.

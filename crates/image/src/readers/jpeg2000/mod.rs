@@ -17,8 +17,8 @@ use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
 use super::{
-    check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
-    Storage, MAX_ICC_BYTES,
+    check_read_budget, checked_header, embedded_profile, guard, open_limits, ImageHeader,
+    ImageReader, ReadLimits, Storage,
 };
 use crate::colour::CmykProfile;
 use crate::{ImageError, Raster, SourceFormat};
@@ -68,7 +68,7 @@ impl Jpeg2000Reader {
         let icc = match space {
             ColourSpace::Lab => None,
             ColourSpace::Cmyk if components >= 4 => None,
-            _ => icc.filter(|p| p.len() <= MAX_ICC_BYTES).map(Arc::from),
+            _ => icc.and_then(|p| embedded_profile(&p)),
         };
         let g = geometry;
         if g.x1 <= g.x0 || g.y1 <= g.y0 {

@@ -24,8 +24,8 @@ use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
 use super::{
-    check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
-    Storage, MAX_ICC_BYTES,
+    check_read_budget, checked_header, embedded_profile, guard, open_limits, ImageHeader,
+    ImageReader, ReadLimits, Storage,
 };
 use crate::colour::{self, CmykProfile};
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
@@ -70,11 +70,7 @@ impl TiffReader {
         let (width, height, tiled) = (layout.width, layout.height, layout.tiled);
         let icc = match layout.photometric {
             Photometric::Cmyk | Photometric::Lab { .. } => None,
-            _ => layout
-                .icc
-                .as_deref()
-                .filter(|p| !p.is_empty() && p.len() <= MAX_ICC_BYTES)
-                .map(Arc::from),
+            _ => layout.icc.as_deref().and_then(embedded_profile),
         };
         let levels = levels::find(source.as_ref(), file, layout, &first, next);
         let windowed = tiled || levels.len() > 1;
