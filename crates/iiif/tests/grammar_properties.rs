@@ -68,8 +68,12 @@ proptest! {
     ) {
         let version = if v3 { ApiVersion::V3 } else { ApiVersion::V2 };
         let image = Dimensions::new(w, h);
-        let Ok(req) = ImageRequest::parse(version, &r, &s, &rot, "default.jpg") else { return Ok(()) };
-        let Ok(first) = plan(&req, image, &Limits::default()) else { return Ok(()) };
+        let req = ImageRequest::parse(version, &r, &s, &rot, "default.jpg");
+        prop_assume!(req.is_ok());
+        let req = req.expect("assumed above");
+        let first = plan(&req, image, &Limits::default());
+        prop_assume!(first.is_ok());
+        let first = first.expect("assumed above");
         let parts: Vec<&str> = first.canonical.split('/').collect();
         prop_assert_eq!(parts.len(), 4);
         let again = ImageRequest::parse(version, parts[0], parts[1], parts[2], parts[3]).unwrap();
@@ -82,7 +86,9 @@ proptest! {
     #[test]
     fn planned_sizes_obey_the_spec(r in region(), s in size(), w in 1u32..6000, h in 1u32..6000) {
         let image = Dimensions::new(w, h);
-        let Ok(req) = ImageRequest::parse(ApiVersion::V3, &r, &s, "0", "default.png") else { return Ok(()) };
+        let req = ImageRequest::parse(ApiVersion::V3, &r, &s, "0", "default.png");
+        prop_assume!(req.is_ok());
+        let req = req.expect("assumed above");
         if let Ok(p) = plan(&req, image, &Limits::default()) {
             prop_assert!(p.region.x + p.region.w <= w && p.region.y + p.region.h <= h);
             prop_assert!(p.size.width >= 1 && p.size.height >= 1);

@@ -84,9 +84,9 @@ proptest! {
         let image = Dimensions::new(w, h);
         let l = Limits::default();
         let region = format!("{x},{y},{rw},{rh}");
-        let Ok(req) = ImageRequest::parse(ApiVersion::V3, &region, &size, rot, &format!("default.{fmt}")) else {
-            return Ok(());
-        };
+        let req = ImageRequest::parse(ApiVersion::V3, &region, &size, rot, &format!("default.{fmt}"));
+        prop_assume!(req.is_ok());
+        let req = req.expect("assumed above");
         if let Ok(p) = plan(&req, image, &l) {
             prop_assert!(p.size.area() <= DEFAULT_MAX_AREA, "{} gave {:?}", size, p.size);
             let out = p.output_size();

@@ -14,6 +14,7 @@ use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, OutputFor
 use tessera_image::transform::resize::resize;
 use tessera_image::{
     encode, open, render, EncodeOptions, ImageReader, PixelLayout, Raster, ReadLimits,
+    RenderOptions,
 };
 
 /// A 4096x4096 pyramid (4 levels) of 256 px tiles with smooth content.
@@ -87,7 +88,7 @@ fn bench_read(c: &mut Criterion) {
     };
     c.bench_function("render: one stored JPEG tile (passthrough)", |b| {
         b.iter(|| {
-            render(r.as_mut(), black_box(&single), &EncodeOptions::default()).expect("render")
+            render(r.as_mut(), black_box(&single), &RenderOptions::default()).expect("render")
         })
     });
     let mut r = reader(&jpeg);
@@ -106,7 +107,7 @@ fn bench_read(c: &mut Criterion) {
         "render: a 512 px tile composed of four stored JPEG tiles",
         |b| {
             b.iter(|| {
-                render(r.as_mut(), black_box(&composed), &EncodeOptions::default()).expect("render")
+                render(r.as_mut(), black_box(&composed), &RenderOptions::default()).expect("render")
             })
         },
     );
@@ -127,14 +128,17 @@ fn bench_resize_encode(c: &mut Criterion) {
     let tile = gradient(256, 256);
     let options = EncodeOptions::default();
     c.bench_function("encode: 256x256 RGB as JPEG q85", |b| {
-        b.iter(|| encode::encode(black_box(&tile), OutputFormat::Jpg, &options).expect("encode"))
+        b.iter(|| {
+            encode::encode(black_box(&tile), OutputFormat::Jpg, &options, None).expect("encode")
+        })
     });
 }
 
 /// Regions of a big (6000x4000, 4:2:0) baseline JPEG: the reader skips what lies outside them.
 fn bench_jpeg_region(c: &mut Criterion) {
     let options = EncodeOptions::default();
-    let file = encode::encode(&gradient(6000, 4000), OutputFormat::Jpg, &options).expect("encode");
+    let file =
+        encode::encode(&gradient(6000, 4000), OutputFormat::Jpg, &options, None).expect("encode");
     let mut r = reader(&file);
     c.bench_function(
         "read: 512x512 region near the bottom right of a 6000x4000 JPEG",

@@ -18,4 +18,4 @@ pub use error::ImageError;
 pub use format::SourceFormat;
 pub use raster::{PixelLayout, Raster};
 pub use readers::{choose_level, open, ImageHeader, ImageReader, ReadLimits, Storage};
-pub use render::{render, EncodeOptions};
+pub use render::{render, EncodeOptions, RenderOptions};

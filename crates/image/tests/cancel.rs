@@ -33,7 +33,10 @@ fn sources() -> Vec<(&'static str, Vec<u8>)> {
         ("png", OutputFormat::Png),
         ("tiff", OutputFormat::Tif),
     ] {
-        out.push((name, encode(&raster, format, &options).expect("encode")));
+        out.push((
+            name,
+            encode(&raster, format, &options, None).expect("encode"),
+        ));
     }
     let jp2 = common::corpus("jp2/jpx_rgb_2717x3701__pillow-balloon.jpf");
     let jp2 = std::fs::read(&jp2).unwrap_or_else(|e| panic!("{}: {e}", jp2.display()));
@@ -70,7 +73,8 @@ fn every_reader_stops_when_cancelled() {
 #[test]
 fn an_expired_deadline_stops_a_render() {
     let raster = pattern(2000, 1500);
-    let bytes = encode(&raster, OutputFormat::Jpg, &EncodeOptions::default()).expect("encode");
+    let bytes =
+        encode(&raster, OutputFormat::Jpg, &EncodeOptions::default(), None).expect("encode");
     let plan = common::plan(
         Rect::full(2000, 1500),
         (6000, 4500),
@@ -82,8 +86,13 @@ fn an_expired_deadline_stops_a_render() {
     let mut reader = open(Arc::new(bytes), &ReadLimits::default()).expect("open");
     let token = CancelToken::new().with_deadline(Instant::now() + Duration::from_millis(1));
     std::thread::sleep(Duration::from_millis(5));
-    let result =
-        token.run(|| tessera_image::render(reader.as_mut(), &plan, &EncodeOptions::default()));
+    let result = token.run(|| {
+        tessera_image::render(
+            reader.as_mut(),
+            &plan,
+            &tessera_image::RenderOptions::default(),
+        )
+    });
     assert!(matches!(result, Err(ImageError::Cancelled)));
 }
 
@@ -91,7 +100,8 @@ fn an_expired_deadline_stops_a_render() {
 fn a_render_cancelled_from_another_thread_stops() {
     // An upscaled PNG of 36 megapixels: seconds of work when it runs to the end.
     let raster = pattern(2000, 1500);
-    let bytes = encode(&raster, OutputFormat::Jpg, &EncodeOptions::default()).expect("encode");
+    let bytes =
+        encode(&raster, OutputFormat::Jpg, &EncodeOptions::default(), None).expect("encode");
     let plan = common::plan(
         Rect::full(2000, 1500),
         (8000, 6000),
@@ -104,7 +114,13 @@ fn a_render_cancelled_from_another_thread_stops() {
     let remote = token.clone();
     let worker = std::thread::spawn(move || {
         let mut reader = open(Arc::new(bytes), &ReadLimits::default()).expect("open");
-        token.run(|| tessera_image::render(reader.as_mut(), &plan, &EncodeOptions::default()))
+        token.run(|| {
+            tessera_image::render(
+                reader.as_mut(),
+                &plan,
+                &tessera_image::RenderOptions::default(),
+            )
+        })
     });
     std::thread::sleep(Duration::from_millis(100));
     remote.cancel();

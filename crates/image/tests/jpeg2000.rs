@@ -306,22 +306,28 @@ fn with_icc(file: &[u8], icc: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn an_icc_profile_in_the_colr_box_is_converted_to_srgb() {
-    use tessera_image::colour::IccMode;
+fn an_icc_profile_in_the_colr_box_is_reported_and_converted_to_srgb() {
+    use tessera_image::colour::{stage, IccMode};
     let file = std::fs::read(corpus("jp2/jp2_rgb__exiv2-relax.jp2")).unwrap();
     let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
     let tagged = with_icc(&file, &adobe);
-    let read = |bytes: Vec<u8>, icc| {
-        let limits = ReadLimits {
-            icc,
-            ..ReadLimits::default()
-        };
-        read_full(open(Arc::new(bytes), &limits).unwrap().as_mut()).unwrap()
+    let open_read = |bytes: Vec<u8>| {
+        let mut reader = open(Arc::new(bytes), &ReadLimits::default()).unwrap();
+        let profile = reader.icc_profile();
+        (read_full(reader.as_mut()).unwrap(), profile)
     };
-    let plain = read(file.clone(), IccMode::Keep);
-    let kept = read(tagged.clone(), IccMode::Keep);
-    let converted = read(tagged, IccMode::ToSrgb);
-    assert_eq!(kept, plain, "Keep leaves the stored values");
+    let (plain, original) = open_read(file.clone());
+    let (kept, profile) = open_read(tagged);
+    assert_eq!(
+        profile.as_deref(),
+        Some(&adobe[..]),
+        "the colr box's profile, byte for byte"
+    );
+    // The exiv2 file's own colr box holds another profile; the stored pixels are the same.
+    assert!(original.is_some_and(|p| p[..] != adobe[..]));
+    let mut converted = kept.clone();
+    assert!(stage::apply(&mut converted, profile.as_ref(), IccMode::ToSrgb).is_none());
+    assert_eq!(kept, plain, "readers return the stored values");
     let mad = mean_abs_diff(&converted.data, &kept.data);
     assert!(
         mad > 1.0,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use common::plan;
 use common::pyramid::{self, Options, Placement, Written};
 use tessera_iiif::{Dimensions, OutputFormat, Quality, Rect};
-use tessera_image::{open, render, EncodeOptions, ImageReader, ReadLimits};
+use tessera_image::{open, render, ImageReader, ReadLimits, RenderOptions};
 
 const SIZES: [(u32, u32); 3] = [(2000, 1200), (1000, 600), (500, 300)];
 
@@ -105,7 +105,7 @@ fn a_whole_stored_tile_is_sent_as_stored() {
             Quality::Default,
             OutputFormat::Jpg,
         );
-        let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+        let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
         assert_eq!(body, expected(&written, level, index), "{region:?}");
         assert_eq!(body.windows(2).filter(|w| w == &[0xFF, 0xD8]).count(), 1);
         assert_jpeg_shows(&body, level, at);
@@ -124,7 +124,7 @@ fn rgb_coded_tiles_are_sent_as_stored_and_show_as_decoded() {
         Quality::Default,
         OutputFormat::Jpg,
     );
-    let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+    let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
     assert_eq!(body, expected(&written, 1, 1));
     // No marker says "YCbCr": libjpeg (as in browsers) takes the R, G, B components as they are.
     assert!(!body.windows(4).any(|w| w == [0xFF, 0xE0, 0, 16]));
@@ -207,7 +207,7 @@ fn anything_but_a_whole_stored_tile_is_decoded() {
         ),
     ] {
         let plan = plan(region, size, mirror, rotation, quality, format);
-        let body = render(reader.as_mut(), &plan, &EncodeOptions::default()).expect("render");
+        let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
         assert_ne!(body, stored, "{region:?} {size:?}");
         assert!(reader
             .stored_jpeg(region, Dimensions::new(size.0, size.1))
@@ -256,4 +256,77 @@ fn jpeg_tiles_with_shared_tables_decode_at_every_level() {
         }
         assert!(worst <= 8, "{region:?}: largest channel error {worst}");
     }
+}
+
+/// `inner` reporting `icc` as its profile, as a TIFF with tag 34675 would.
+struct Tagged {
+    inner: Box<dyn ImageReader>,
+    icc: Arc<[u8]>,
+}
+
+impl ImageReader for Tagged {
+    fn header(&self) -> &tessera_image::ImageHeader {
+        self.inner.header()
+    }
+
+    fn read(
+        &mut self,
+        region: Rect,
+        target: Dimensions,
+    ) -> Result<tessera_image::Raster, tessera_image::ImageError> {
+        self.inner.read(region, target)
+    }
+
+    fn stored_jpeg(
+        &mut self,
+        region: Rect,
+        size: Dimensions,
+    ) -> Result<Option<Vec<u8>>, tessera_image::ImageError> {
+        self.inner.stored_jpeg(region, size)
+    }
+
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        Some(Arc::clone(&self.icc))
+    }
+}
+
+#[test]
+fn with_a_profile_a_stored_tile_passes_only_when_kept_and_then_carries_it() {
+    use tessera_image::colour::IccMode;
+    let written = jpeg_pyramid();
+    let icc: Arc<[u8]> = moxcms::ColorProfile::new_display_p3()
+        .encode()
+        .expect("P3")
+        .into();
+    let mut reader = Tagged {
+        inner: reader(&written),
+        icc: Arc::clone(&icc),
+    };
+    let tile = plan(
+        Rect::new(512, 0, 512, 512),
+        (256, 256),
+        false,
+        0.0,
+        Quality::Default,
+        OutputFormat::Jpg,
+    );
+    let stored = expected(&written, 1, 1);
+    let keep = RenderOptions {
+        icc: IccMode::Keep,
+        ..RenderOptions::default()
+    };
+    let body = render(&mut reader, &tile, &keep).expect("render");
+    // The stored bytes with one APP2 segment after SOI, and nothing else changed.
+    let segment = 2 + 2 + 12 + 2 + icc.len();
+    assert_eq!(&body[..2], &stored[..2]);
+    assert_eq!(&body[2..4], &[0xFF, 0xE2]);
+    assert_eq!(&body[2 + segment..], &stored[2..]);
+    let back = open(Arc::new(body.clone()), &ReadLimits::default()).expect("open");
+    assert_eq!(back.icc_profile().as_deref(), Some(&icc[..]));
+    assert_jpeg_shows(&body, 1, Rect::new(256, 0, 256, 256));
+    // Converting to sRGB cannot be done on stored bytes: the tile is decoded, converted, untagged.
+    let body = render(&mut reader, &tile, &RenderOptions::default()).expect("render");
+    assert_ne!(body, stored);
+    let back = open(Arc::new(body), &ReadLimits::default()).expect("open");
+    assert!(back.icc_profile().is_none());
 }

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use tessera_iiif::{OutputFormat, Quality, Rect};
 use tessera_image::transform::orient::rotated_size;
-use tessera_image::{render, EncodeOptions, PixelLayout, Raster};
+use tessera_image::{render, PixelLayout, Raster, RenderOptions};
 
 /// Decode rendered bytes back with the crate's own readers.
 fn decode(bytes: Vec<u8>) -> Raster {
@@ -23,7 +23,7 @@ fn render_validator(
 ) -> Raster {
     let mut reader = open_file(VALIDATOR_PNG).unwrap();
     let p = plan(region, size, mirror, rotation, quality, format);
-    decode(render(reader.as_mut(), &p, &EncodeOptions::default()).unwrap())
+    decode(render(reader.as_mut(), &p, &RenderOptions::default()).unwrap())
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn every_source_format_renders() {
                 Quality::Default,
                 format,
             );
-            let out = decode(render(reader.as_mut(), &p, &EncodeOptions::default()).unwrap());
+            let out = decode(render(reader.as_mut(), &p, &RenderOptions::default()).unwrap());
             assert_eq!(
                 (out.width, out.height),
                 rotated_size(h.width / 2, h.height / 3, 10.0),

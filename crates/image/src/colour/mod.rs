@@ -1,9 +1,11 @@
-//! Colour management: embedded ICC profiles to sRGB, CMYK through a profile, CIE L*a*b* to sRGB.
-//! Transforms come from moxcms (pure Rust) and are cached by a hash of the profile bytes.
+//! Colour management: embedded ICC profiles to sRGB (or kept and embedded in the output, the
+//! render's [`stage`]), CMYK through a profile, CIE L*a*b* to sRGB. Transforms come from moxcms
+//! (pure Rust) and are cached by a hash of the profile bytes.
 
 mod cache;
 mod cmyk;
 mod lab;
+pub mod stage;
 
 pub use cmyk::{cmyk_to_srgb, cmyka_to_srgba, CmykProfile};
 pub use lab::lab_to_srgb;
@@ -11,23 +13,16 @@ pub use lab::lab_to_srgb;
 use crate::{PixelLayout, Raster};
 use moxcms::{ColorProfile, DataColorSpace, Layout};
 
-/// What to do with an embedded ICC profile of an RGB image.
+/// What to do with the embedded ICC profile of an RGB or gray image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IccMode {
-    /// Convert the pixels to sRGB (what browsers assume for untagged output).
+    /// Convert the pixels to sRGB and send them untagged (what browsers assume for untagged
+    /// output).
     #[default]
     ToSrgb,
-    /// Leave the pixel values as stored (the profile is not carried to the output).
+    /// Leave the pixel values as stored and embed the profile in the output (JPEG, PNG, WebP and
+    /// TIFF; GIF has no place for one), so colour-managed viewers show them right.
     Keep,
-}
-
-/// How a reader turns stored colour into sRGB output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ColourOptions {
-    /// Embedded ICC profiles of RGB images: converted or kept.
-    pub icc: IccMode,
-    /// The profile of CMYK images that embed none.
-    pub cmyk_profile: CmykProfile,
 }
 
 /// Convert a raster from the colour space of `icc` to sRGB, in place: RGB(A) through an RGB
@@ -65,6 +60,17 @@ fn gray_to_srgb(raster: &mut Raster, icc: &[u8]) {
     let step = raster.layout.channels();
     for v in raster.data.iter_mut().step_by(step) {
         *v = lut[usize::from(*v)];
+    }
+}
+
+/// Whether `icc` declares (in its header) the colour space of pixels that are gray (`gray`) or
+/// RGB: the only profiles an encoder embeds.
+pub(crate) fn describes(icc: &[u8], gray: bool) -> bool {
+    let space = icc.get(16..20);
+    if gray {
+        space == Some(b"GRAY")
+    } else {
+        space == Some(b"RGB ")
     }
 }
 

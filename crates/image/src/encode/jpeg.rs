@@ -1,12 +1,51 @@
-//! JPEG output (jpeg-encoder): alpha is composited over white; gray rasters stay one channel.
+//! JPEG output (jpeg-encoder): alpha is composited over white; gray rasters stay one channel; an
+//! ICC profile goes into APP2 `ICC_PROFILE` segments (at most 65,519 bytes each, numbered).
 
 use jpeg_encoder::{ColorType, Encoder};
 
 use crate::transform::quality::flatten_alpha;
 use crate::{ImageError, PixelLayout, Raster};
 
-/// Encode `raster` as a baseline JPEG at `quality` (1–100).
-pub(crate) fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, ImageError> {
+/// Most profile bytes in one APP2 segment: 65,535 less the length field, `ICC_PROFILE\0` and the
+/// two sequence bytes.
+pub(crate) const ICC_SEGMENT_BYTES: usize = 65_535 - 2 - 12 - 2;
+
+/// A stored JPEG (SOI first) with `icc` put in after its SOI as APP2 `ICC_PROFILE` segments,
+/// when the profile fits its frame (gray for one component, RGB for three); unchanged otherwise,
+/// as an encoded rendition of it would be untagged too.
+pub(crate) fn with_profile(stored: Vec<u8>, icc: &[u8]) -> Vec<u8> {
+    let components = crate::readers::jpeg_meta::parse(&stored).frame.map(|f| f.2);
+    let fits = match components {
+        Some(1) => crate::colour::describes(icc, true),
+        Some(3) => crate::colour::describes(icc, false),
+        _ => false,
+    };
+    let count = icc.len().div_ceil(ICC_SEGMENT_BYTES);
+    let (Ok(count), true, true) = (u8::try_from(count), fits, stored.starts_with(&[0xFF, 0xD8]))
+    else {
+        return stored;
+    };
+    let mut out = Vec::with_capacity(stored.len() + icc.len() + 18 * usize::from(count));
+    out.extend_from_slice(&stored[..2]);
+    for (seq, part) in (1..=count).zip(icc.chunks(ICC_SEGMENT_BYTES)) {
+        // A part is at most ICC_SEGMENT_BYTES, so the length fits in 16 bits.
+        let len = (2 + 12 + 2 + part.len()) as u16;
+        out.extend_from_slice(&[0xFF, 0xE2]);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(b"ICC_PROFILE\0");
+        out.extend_from_slice(&[seq, count]);
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(&stored[2..]);
+    out
+}
+
+/// Encode `raster` as a baseline JPEG at `quality` (1–100), with `icc` when it fits the pixels.
+pub(crate) fn encode(
+    raster: &Raster,
+    quality: u8,
+    icc: Option<&[u8]>,
+) -> Result<Vec<u8>, ImageError> {
     let fail = |message: String| ImageError::Encode {
         format: "jpg",
         message,
@@ -25,7 +64,14 @@ pub(crate) fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, ImageError
         ColorType::Rgb
     };
     let mut out = Vec::new();
-    Encoder::new(&mut out, quality.clamp(1, 100))
+    let mut encoder = Encoder::new(&mut out, quality.clamp(1, 100));
+    if let Some(icc) = super::fitting(icc, color == ColorType::Luma) {
+        // jpeg-encoder splits the profile into segments of 65,519 bytes, numbered from 1.
+        encoder
+            .add_icc_profile(icc)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    encoder
         .encode(&flat.data, width, height, color)
         .map_err(|e| fail(e.to_string()))?;
     Ok(out)

@@ -5,10 +5,13 @@ mod jpeg;
 mod png;
 mod tiff;
 mod webp;
+mod webp_icc;
 
 use tessera_iiif::OutputFormat;
 
 use crate::{ImageError, Raster};
+
+pub(crate) use jpeg::{with_profile as jpeg_with_profile, ICC_SEGMENT_BYTES};
 
 /// Quality knobs of the lossy encoders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +31,27 @@ impl Default for EncodeOptions {
     }
 }
 
-/// Encode `raster` as `format`.
+/// Encode `raster` as `format`, embedding `icc` (the profile that describes the raster's pixels,
+/// when they are not sRGB) where the format has a place for it: JPEG (APP2), PNG (iCCP), WebP
+/// (ICCP) and TIFF (tag 34675); GIF has none. Each encoder embeds the profile only when its colour
+/// space is that of the pixels it writes (gray or RGB), so a gray rendition of an RGB image, or a
+/// gray image written as RGB, goes untagged.
 pub fn encode(
     raster: &Raster,
     format: OutputFormat,
     options: &EncodeOptions,
+    icc: Option<&[u8]>,
 ) -> Result<Vec<u8>, ImageError> {
     match format {
-        OutputFormat::Jpg => jpeg::encode(raster, options.jpeg_quality),
-        OutputFormat::Png => png::encode(raster),
-        OutputFormat::Webp => webp::encode(raster, options.webp_quality),
+        OutputFormat::Jpg => jpeg::encode(raster, options.jpeg_quality, icc),
+        OutputFormat::Png => png::encode(raster, icc),
+        OutputFormat::Webp => webp::encode(raster, options.webp_quality, icc),
         OutputFormat::Gif => gif::encode(raster),
-        OutputFormat::Tif => tiff::encode(raster),
+        OutputFormat::Tif => tiff::encode(raster, icc),
     }
+}
+
+/// `icc` if it describes pixels that are gray (`gray`) or RGB.
+fn fitting(icc: Option<&[u8]>, gray: bool) -> Option<&[u8]> {
+    icc.filter(|p| crate::colour::describes(p, gray))
 }

@@ -1,6 +1,9 @@
-//! PNG output (png crate, fast compression), keeping alpha and gray.
+//! PNG output (png crate, fast compression), keeping alpha and gray; an ICC profile goes into a
+//! zlib-compressed iCCP chunk.
 
-use png::{BitDepth, ColorType, Compression, Encoder};
+use std::borrow::Cow;
+
+use png::{BitDepth, ColorType, Compression, Encoder, Info};
 
 use crate::{ImageError, PixelLayout, Raster};
 
@@ -10,14 +13,16 @@ const ROWS_PER_BAND: usize = 64;
 /// Largest IDAT chunk written.
 const IDAT_BYTES: usize = 256 * 1024;
 
-/// Encode `raster` as an 8-bit PNG of the same layout.
-pub(crate) fn encode(raster: &Raster) -> Result<Vec<u8>, ImageError> {
+/// Encode `raster` as an 8-bit PNG of the same layout, with `icc` when it fits the pixels.
+pub(crate) fn encode(raster: &Raster, icc: Option<&[u8]>) -> Result<Vec<u8>, ImageError> {
     let fail = |e: png::EncodingError| ImageError::Encode {
         format: "png",
         message: e.to_string(),
     };
     let mut out = Vec::new();
-    let mut encoder = Encoder::new(&mut out, raster.width, raster.height);
+    let mut info = Info::with_size(raster.width, raster.height);
+    info.icc_profile = super::fitting(icc, raster.layout.is_gray()).map(Cow::Borrowed);
+    let mut encoder = Encoder::with_info(&mut out, info).map_err(fail)?;
     encoder.set_color(match raster.layout {
         PixelLayout::Gray8 => ColorType::Grayscale,
         PixelLayout::GrayAlpha8 => ColorType::GrayscaleAlpha,

@@ -1,4 +1,4 @@
-//! Lossy WebP output through libwebp (libwebp-sys).
+//! Lossy WebP output through libwebp (libwebp-sys); an ICC profile is added by [`super::webp_icc`].
 
 use std::os::raw::c_int;
 
@@ -9,8 +9,13 @@ use crate::{ImageError, PixelLayout, Raster};
 /// Largest WebP side.
 const MAX_SIDE: u32 = 16383;
 
-/// Encode `raster` as lossy WebP at `quality` (0–100), keeping alpha.
-pub(crate) fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, ImageError> {
+/// Encode `raster` as lossy WebP at `quality` (0–100), keeping alpha, with `icc` when it is an
+/// RGB profile of RGB pixels (WebP pixels are always RGB: gray is written as RGB, untagged).
+pub(crate) fn encode(
+    raster: &Raster,
+    quality: u8,
+    icc: Option<&[u8]>,
+) -> Result<Vec<u8>, ImageError> {
     let fail = |message: String| ImageError::Encode {
         format: "webp",
         message,
@@ -78,5 +83,9 @@ pub(crate) fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, ImageError
     if size == 0 {
         return Err(fail("libwebp produced no data".into()));
     }
-    Ok(bytes)
+    // Gray pixels are written as RGB, which no profile of the gray raster describes.
+    match super::fitting(icc, false).filter(|_| !raster.layout.is_gray()) {
+        Some(icc) => super::webp_icc::embed(&bytes, icc).map_err(fail),
+        None => Ok(bytes),
+    }
 }

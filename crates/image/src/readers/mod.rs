@@ -7,7 +7,7 @@ pub(crate) mod jpeg_meta;
 mod oriented;
 mod png;
 mod tiff;
-mod webp;
+pub(crate) mod webp;
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ pub use tessera_iiif::levels::choose_level;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use crate::colour::{CmykProfile, ColourOptions, IccMode};
+use crate::colour::CmykProfile;
 use crate::{ImageError, Raster, SourceFormat};
 
 /// What `info.json` needs: the full-resolution size and the format.
@@ -45,8 +45,6 @@ pub struct ReadLimits {
     /// Largest `width * height` an image may declare. The default, 400 million pixels
     /// (e.g. 20000x20000), needs up to 1.6 GB as RGBA when a whole image must be decoded.
     pub max_pixels: u64,
-    /// Embedded ICC profiles: converted to sRGB (default) or kept as stored.
-    pub icc: IccMode,
     /// Honour the orientation of JPEG, PNG and WebP (EXIF) and TIFF (tag 274) files (default
     /// true); sizes in headers follow it.
     pub auto_orient: bool,
@@ -54,21 +52,10 @@ pub struct ReadLimits {
     pub cmyk_profile: CmykProfile,
 }
 
-impl ReadLimits {
-    /// The colour settings readers apply.
-    pub fn colour(&self) -> ColourOptions {
-        ColourOptions {
-            icc: self.icc,
-            cmyk_profile: self.cmyk_profile,
-        }
-    }
-}
-
 impl Default for ReadLimits {
     fn default() -> Self {
         Self {
             max_pixels: 400_000_000,
-            icc: IccMode::ToSrgb,
             auto_orient: true,
             cmyk_profile: CmykProfile::BUILT_IN,
         }
@@ -101,6 +88,15 @@ pub trait ImageReader: Send {
     /// asks for none). [`open`] turns the reader accordingly unless `auto_orient` is off.
     fn orientation(&self) -> u8 {
         1
+    }
+
+    /// The embedded ICC profile (RGB or gray) that describes the pixels [`read`](Self::read)
+    /// returns, which are the stored values: converting them or carrying the profile to the output
+    /// is the render's colour stage ([`crate::colour::stage`]). `None` when the file has none, or
+    /// when the reader itself already turned its pixels into sRGB (CMYK through its profile, CIE
+    /// L*a*b*), since a raster has no layout for those.
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        None
     }
 
     /// The native tiling and stored levels; none for sources that have neither.
@@ -162,6 +158,18 @@ fn checked_header(
         height,
         format,
     })
+}
+
+/// Largest embedded ICC profile a reader keeps, in bytes: what the JPEG encoder can embed (254
+/// APP2 segments of 65,519 bytes), about 16 MB. A larger one is ignored.
+pub(crate) const MAX_ICC_BYTES: usize = 254 * crate::encode::ICC_SEGMENT_BYTES;
+
+/// `bytes` as a profile to report, when they look like one: a 128-byte header with the `acsp`
+/// signature, at most [`MAX_ICC_BYTES`]. Anything else in a profile's place (some files hold a
+/// few stray bytes there) is ignored, as browsers ignore it.
+fn embedded_profile(bytes: &[u8]) -> Option<Arc<[u8]>> {
+    let looks_right = bytes.len() >= 128 && bytes.get(36..40) == Some(b"acsp");
+    (looks_right && bytes.len() <= MAX_ICC_BYTES).then(|| Arc::from(bytes))
 }
 
 /// Canvases up to this many pixels are not compared with their first frame ([`check_canvas`]).

@@ -2,6 +2,8 @@
 //! tiling have the displayed size, regions are mapped back to stored pixels and the decoded pixels
 //! are turned. Stored JPEG tiles are never passed through (they would show unturned).
 
+use std::sync::Arc;
+
 use tessera_iiif::{Dimensions, Rect};
 
 use super::{ImageHeader, ImageReader, Storage};
@@ -73,6 +75,10 @@ impl ImageReader for Oriented {
             8 => orient::rotate(raster, 270.0)?,
             _ => raster,
         })
+    }
+
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        self.inner.icc_profile()
     }
 
     fn storage(&self) -> Storage {

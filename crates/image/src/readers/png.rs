@@ -7,8 +7,9 @@ use png::{BitDepth, ColorType, Transformations};
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::{RandomAccess, ReadSeek};
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
-use crate::colour::{self, IccMode};
+use super::{
+    checked_header, embedded_profile, guard, ImageHeader, ImageReader, ReadLimits, MAX_ICC_BYTES,
+};
 use crate::transform::crop::crop;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -18,7 +19,8 @@ use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 pub(crate) struct PngReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
-    icc_mode: IccMode,
+    /// The profile of the iCCP chunk, decompressed.
+    icc: Option<Arc<[u8]>>,
     /// Whether a read has decoded the image data to its end with every checksum right; until then
     /// each read does (a corrupt file is refused whatever the region).
     verified: bool,
@@ -42,39 +44,80 @@ impl PngReader {
         }
         let be = |b: &[u8]| b.try_into().map(u32::from_be_bytes).unwrap_or(0);
         let header = checked_header(be(w), be(h), SourceFormat::Png, limits)?;
-        let orientation = exif_orientation(source.as_ref()).unwrap_or(1);
+        let meta = metadata(source.as_ref());
         Ok(Self {
             header,
             source,
-            icc_mode: limits.icc,
+            icc: meta.icc,
             verified: false,
-            orientation,
+            orientation: meta.orientation,
         })
     }
 }
 
-/// Most chunks walked while looking for eXIf.
+/// Most chunks walked while looking for eXIf and iCCP.
 const MAX_CHUNKS: usize = 1024;
 
-/// The orientation in the eXIf chunk, which must come before the image data (IDAT). Only chunk
-/// headers are read on the way, and the eXIf chunk itself.
-fn exif_orientation(source: &dyn RandomAccess) -> Option<u8> {
+/// What the chunks before the image data say.
+struct Metadata {
+    /// The orientation of the eXIf chunk (1 when there is none).
+    orientation: u8,
+    /// The profile of the iCCP chunk.
+    icc: Option<Arc<[u8]>>,
+}
+
+/// The eXIf orientation and the iCCP profile, which must both come before the image data
+/// (IDAT). Only chunk headers are read on the way, and those two chunks. An unreadable chunk is
+/// ignored, as browsers do (the pixels are checked when they are read).
+fn metadata(source: &dyn RandomAccess) -> Metadata {
+    let mut meta = Metadata {
+        orientation: 1,
+        icc: None,
+    };
     let mut at: u64 = 8;
     for _ in 0..MAX_CHUNKS {
-        let head = source.read_range(at, 8).ok()?;
-        let len = u64::from(u32::from_be_bytes(head.get(..4)?.try_into().ok()?));
-        match head.get(4..8)? {
+        let Some((kind, len)) = source.read_range(at, 8).ok().and_then(|head| {
+            let len = u32::from_be_bytes(head.get(..4)?.try_into().ok()?);
+            Some((<[u8; 4]>::try_from(head.get(4..8)?).ok()?, u64::from(len)))
+        }) else {
+            break;
+        };
+        let body = || {
+            let n = usize::try_from(len).ok().filter(|&n| n <= MAX_ICC_BYTES)?;
+            source.read_range(at + 8, n).ok()
+        };
+        match &kind {
             b"eXIf" => {
-                let body = source
-                    .read_range(at + 8, usize::try_from(len.min(1 << 20)).ok()?)
-                    .ok()?;
-                return super::jpeg_meta::exif_orientation(&body);
+                if let Some(o) = body().and_then(|b| super::jpeg_meta::exif_orientation(&b)) {
+                    meta.orientation = o;
+                }
             }
-            b"IDAT" | b"IEND" => return None,
-            _ => at = at.checked_add(12 + len)?,
+            b"iCCP" => meta.icc = body().and_then(|b| iccp_profile(&b)),
+            b"IDAT" | b"IEND" => break,
+            _ => {}
         }
+        let Some(next) = at.checked_add(12 + len) else {
+            break;
+        };
+        at = next;
     }
-    None
+    meta
+}
+
+/// The profile of an iCCP chunk body: a name of 1–79 bytes, a zero, compression method 0, then
+/// the zlib stream (inflated up to [`MAX_ICC_BYTES`]).
+fn iccp_profile(body: &[u8]) -> Option<Arc<[u8]>> {
+    use std::io::Read;
+    let nul = body.iter().take(80).position(|&b| b == 0)?;
+    if nul == 0 || *body.get(nul + 1)? != 0 {
+        return None;
+    }
+    let mut icc = Vec::new();
+    flate2::read::ZlibDecoder::new(body.get(nul + 2..)?)
+        .take(MAX_ICC_BYTES as u64 + 1)
+        .read_to_end(&mut icc)
+        .ok()?;
+    embedded_profile(&icc)
 }
 
 impl ImageReader for PngReader {
@@ -86,36 +129,22 @@ impl ImageReader for PngReader {
         self.orientation
     }
 
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        self.icc.clone()
+    }
+
     fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
         let source = Arc::clone(&self.source);
-        let (icc_mode, verify) = (self.icc_mode, !self.verified);
-        let raster = guard("png", || decode(source, region, icc_mode, verify))?;
+        let verify = !self.verified;
+        let raster = guard("png", || decode(source, region, verify))?;
         self.verified = true;
         Ok(raster)
     }
 }
 
-/// Decode `region` at full resolution; with `verify`, the image data is read to its end so that
-/// its checksums are checked.
-fn decode(
-    source: Arc<dyn RandomAccess>,
-    region: Rect,
-    icc_mode: IccMode,
-    verify: bool,
-) -> Result<Raster, ImageError> {
-    let (mut raster, icc) = decode_pixels(source, region, verify)?;
-    if let (Some(icc), IccMode::ToSrgb) = (icc, icc_mode) {
-        colour::icc_to_srgb(&mut raster, &icc);
-    }
-    Ok(raster)
-}
-
-/// The pixels of `region` and the embedded ICC profile (iCCP), if any.
-fn decode_pixels(
-    source: Arc<dyn RandomAccess>,
-    region: Rect,
-    verify: bool,
-) -> Result<(Raster, Option<Vec<u8>>), ImageError> {
+/// The stored pixels of `region` at full resolution; with `verify`, the image data is read to
+/// its end so that its checksums are checked.
+fn decode(source: Arc<dyn RandomAccess>, region: Rect, verify: bool) -> Result<Raster, ImageError> {
     let err = |e: png::DecodingError| match e {
         png::DecodingError::LimitsExceeded => {
             ImageError::TooLarge("png: decoder memory limit".into())
@@ -153,7 +182,6 @@ fn decode_pixels(
     let bytes = if wide { 2 } else { 1 };
     let channels = layout.channels();
     let (width, height) = (reader.info().width, reader.info().height);
-    let icc = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
     if reader.info().interlaced {
         // Adam7 needs the whole image; decode it and crop.
         let size = reader
@@ -171,7 +199,7 @@ fn decode_pixels(
         {
             narrow_row(src, dst, wide);
         }
-        return Ok((crop(&full, region)?, icc));
+        return crop(&full, region);
     }
     let mut out = Raster::new(region.w, region.h, layout)?;
     let stride = out.stride();
@@ -200,7 +228,7 @@ fn decode_pixels(
         // where its Adler-32 is checked.
         while reader.next_row().map_err(err)?.is_some() {}
     }
-    Ok((out, icc))
+    Ok(out)
 }
 
 /// Copy a row of 8-bit samples, or reduce big-endian 16-bit samples to 8 bits with rounding.

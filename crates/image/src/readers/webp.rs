@@ -7,8 +7,9 @@ use image_webp::WebPDecoder;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::{RandomAccess, ReadSeek};
 
-use super::{checked_header, guard, ImageHeader, ImageReader, ReadLimits};
-use crate::colour::{self, IccMode};
+use super::{
+    checked_header, embedded_profile, guard, ImageHeader, ImageReader, ReadLimits, MAX_ICC_BYTES,
+};
 use crate::transform::crop::crop;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -16,9 +17,10 @@ use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 pub(crate) struct WebpReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
-    icc_mode: IccMode,
     /// EXIF orientation (1 when there is none).
     orientation: u8,
+    /// The profile of the ICCP chunk.
+    icc: Option<Arc<[u8]>>,
 }
 
 impl WebpReader {
@@ -35,35 +37,75 @@ impl WebpReader {
             check_canvas(source.as_ref(), &head, width, height)?;
         }
         let orientation = exif_orientation(source.as_ref(), &head).unwrap_or(1);
+        let icc = icc_profile(source.as_ref(), &head);
         Ok(Self {
             header,
             source,
-            icc_mode: limits.icc,
             orientation,
+            icc,
         })
     }
 }
 
-/// Most chunks walked while looking for the EXIF chunk.
+/// Most chunks walked while looking for the EXIF or ICCP chunk.
 const MAX_CHUNKS: usize = 1024;
 
-/// The orientation in the EXIF chunk of an extended (VP8X) file that flags one. Only the chunk
-/// headers are read on the way, and the EXIF chunk itself.
+/// The VP8X flag of an ICCP chunk.
+const ICC_FLAG: u8 = 0x20;
+
+/// The orientation in the EXIF chunk of an extended (VP8X) file that flags one.
 fn exif_orientation(source: &dyn RandomAccess, head: &[u8]) -> Option<u8> {
     const EXIF_FLAG: u8 = 0x08;
-    if head.get(12..16)? != b"VP8X" || head.get(20)? & EXIF_FLAG == 0 {
+    let body = flagged_chunk(source, head, EXIF_FLAG, b"EXIF", Longer::Cut(1 << 20))?;
+    // Some writers keep the JPEG APP1 "Exif\0\0" prefix.
+    let tiff = body.strip_prefix(b"Exif\0\0").unwrap_or(&body);
+    super::jpeg_meta::exif_orientation(tiff)
+}
+
+/// The profile in the ICCP chunk of an extended (VP8X) file that flags one; a profile that
+/// cannot be read is ignored, as browsers do.
+fn icc_profile(source: &dyn RandomAccess, head: &[u8]) -> Option<Arc<[u8]>> {
+    let body = flagged_chunk(
+        source,
+        head,
+        ICC_FLAG,
+        b"ICCP",
+        Longer::Refused(MAX_ICC_BYTES),
+    )?;
+    embedded_profile(&body)
+}
+
+/// What [`flagged_chunk`] does with a chunk longer than a limit.
+#[derive(Clone, Copy)]
+enum Longer {
+    /// Its first bytes are read.
+    Cut(usize),
+    /// It is not read.
+    Refused(usize),
+}
+
+/// The payload of the first chunk `kind` of an extended file whose VP8X chunk sets `flag`, within
+/// `limit`. Only the chunk headers are read on the way, and that chunk.
+fn flagged_chunk(
+    source: &dyn RandomAccess,
+    head: &[u8],
+    flag: u8,
+    kind: &[u8; 4],
+    limit: Longer,
+) -> Option<Vec<u8>> {
+    if head.get(12..16)? != b"VP8X" || head.get(20)? & flag == 0 {
         return None;
     }
     let mut at: u64 = 12;
     for _ in 0..MAX_CHUNKS {
         let chunk = source.read_range(at, 8).ok()?;
         let size = u64::from(u32::from_le_bytes(chunk.get(4..8)?.try_into().ok()?));
-        if chunk.get(..4)? == b"EXIF" {
-            let size = usize::try_from(size.min(1 << 20)).ok()?;
-            let body = source.read_range(at + 8, size).ok()?;
-            // Some writers keep the JPEG APP1 "Exif\0\0" prefix.
-            let tiff = body.strip_prefix(b"Exif\0\0").unwrap_or(&body);
-            return super::jpeg_meta::exif_orientation(tiff);
+        if chunk.get(..4)? == kind {
+            let size = match limit {
+                Longer::Cut(max) => size.min(max as u64),
+                Longer::Refused(max) => Some(size).filter(|&n| n <= max as u64)?,
+            };
+            return source.read_range(at + 8, usize::try_from(size).ok()?).ok();
         }
         at = at.checked_add(8 + size + (size & 1))?;
         if at >= source.len() {
@@ -136,7 +178,7 @@ fn check_canvas(
 }
 
 /// Width and height from the first 30 bytes of a WebP file.
-fn webp_size(head: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn webp_size(head: &[u8]) -> Option<(u32, u32)> {
     let byte = |i: usize| head.get(i).copied().map(u32::from);
     let le24 = |i: usize| Some(byte(i)? | byte(i + 1)? << 8 | byte(i + 2)? << 16);
     match head.get(12..16)? {
@@ -170,10 +212,13 @@ impl ImageReader for WebpReader {
         self.orientation
     }
 
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        self.icc.clone()
+    }
+
     fn read(&mut self, region: Rect, _target: Dimensions) -> Result<Raster, ImageError> {
         let source = Arc::clone(&self.source);
         let header = self.header;
-        let icc_mode = self.icc_mode;
         guard("webp", || {
             let err = |e: image_webp::DecodingError| ImageError::Corrupt(format!("webp: {e}"));
             let mut decoder =
@@ -189,10 +234,6 @@ impl ImageReader for WebpReader {
             };
             let mut full = Raster::new(width, height, layout)?;
             decoder.read_image(&mut full.data).map_err(err)?;
-            // A profile that cannot be read is ignored, as browsers do.
-            if let (IccMode::ToSrgb, Ok(Some(icc))) = (icc_mode, decoder.icc_profile()) {
-                colour::icc_to_srgb(&mut full, &icc);
-            }
             crop(&full, region)
         })
     }

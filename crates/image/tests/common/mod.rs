@@ -103,6 +103,8 @@ pub struct Entry {
     pub format: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// The file embeds an ICC profile.
+    pub icc: bool,
     pub ok: bool,
 }
 
@@ -118,6 +120,7 @@ pub fn manifest() -> Vec<Entry> {
                 format: cols.get(1)?.to_string(),
                 width: cols.get(2)?.parse().ok(),
                 height: cols.get(3)?.parse().ok(),
+                icc: *cols.get(9)? == "y",
                 ok: *cols.get(11)? == "ok",
             })
         })

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, Rect};
-use tessera_image::{open, render, EncodeOptions, ImageError, ReadLimits};
+use tessera_image::{open, render, ImageError, ReadLimits, RenderOptions};
 
 /// The pixel limit a fuzzed image is opened under: small, so one input decodes in milliseconds
 /// and memory stays bounded, large enough for every header path (levels, tiles) to be reached.
@@ -81,7 +81,7 @@ pub fn exercise_reader(data: &[u8]) -> Result<(), ImageError> {
         let Ok(plan) = plan(&request, image, &Limits::default()) else {
             continue;
         };
-        if let Ok(bytes) = render(reader.as_mut(), &plan, &EncodeOptions::default()) {
+        if let Ok(bytes) = render(reader.as_mut(), &plan, &RenderOptions::default()) {
             assert!(!bytes.is_empty(), "empty {quality_format} output");
         }
     }

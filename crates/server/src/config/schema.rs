@@ -289,7 +289,8 @@ impl Default for ViewerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ColourConfig {
-    /// `"srgb"` converts pixels with an embedded ICC profile to sRGB; `"keep"` leaves them as stored.
+    /// `"srgb"` converts pixels with an embedded ICC profile to sRGB; `"keep"` leaves them as stored
+    /// and embeds the profile in JPEG, PNG, WebP and TIFF output.
     pub icc: IccSetting,
     /// Show JPEGs, WebPs and PNGs in their EXIF orientation and TIFFs in their Orientation tag's
     /// (and give info.json sizes accordingly).
@@ -314,6 +315,6 @@ impl Default for ColourConfig {
 pub enum IccSetting {
     /// Convert to sRGB.
     Srgb,
-    /// Keep the stored values.
+    /// Keep the stored values, and embed the profile in the output.
     Keep,
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 use tessera_iiif::info::InfoPolicy;
 use tessera_image::colour::{CmykProfile, IccMode};
-use tessera_image::{EncodeOptions, ReadLimits};
+use tessera_image::{EncodeOptions, ReadLimits, RenderOptions};
 
 impl Config {
     pub fn iiif_limits(&self) -> tessera_iiif::Limits {
@@ -47,19 +47,21 @@ impl Config {
         let cmyk_profile = load_cmyk_profile(self.colour.cmyk_profile.as_deref())?;
         let read = ReadLimits {
             max_pixels: self.limits.max_source_pixels,
+            auto_orient: self.colour.auto_orient,
+            cmyk_profile,
+        };
+        let output = RenderOptions {
+            encode: EncodeOptions {
+                jpeg_quality: self.output.jpeg_quality,
+                webp_quality: self.output.webp_quality,
+            },
             icc: match self.colour.icc {
                 IccSetting::Srgb => IccMode::ToSrgb,
                 IccSetting::Keep => IccMode::Keep,
             },
-            auto_orient: self.colour.auto_orient,
-            cmyk_profile,
-        };
-        let encode = EncodeOptions {
-            jpeg_quality: self.output.jpeg_quality,
-            webp_quality: self.output.webp_quality,
         };
         Ok(PipelineSettings {
-            render: RenderSettings { read, encode },
+            render: RenderSettings { read, output },
             limits: self.iiif_limits(),
             info: InfoPolicy {
                 default_tile: self.output.tile_size,

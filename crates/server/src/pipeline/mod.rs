@@ -285,7 +285,7 @@ impl Pipeline {
             Ok(tessera_image::render(
                 reader,
                 &plan,
-                &job.settings().encode,
+                &job.settings().output,
             )?)
         })
     }

@@ -91,6 +91,7 @@ mod tests {
             &raster,
             tessera_iiif::OutputFormat::Png,
             &tessera_image::EncodeOptions::default(),
+            None,
         )
         .expect("png")
     }

@@ -3,15 +3,15 @@
 
 use crate::cache::hash_hex;
 use tessera_image::colour::{CmykProfile, IccMode};
-use tessera_image::{EncodeOptions, ReadLimits};
+use tessera_image::{EncodeOptions, ReadLimits, RenderOptions};
 
 /// How sources are read and renders encoded: everything besides the request that shapes the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RenderSettings {
     /// Decoding limits and how stored pixels are interpreted.
     pub read: ReadLimits,
-    /// Encoder settings.
-    pub encode: EncodeOptions,
+    /// Encoder settings and what becomes of embedded ICC profiles.
+    pub output: RenderOptions,
 }
 
 impl RenderSettings {
@@ -24,19 +24,24 @@ impl RenderSettings {
                 ReadLimits {
                     // Decides whether a read may run, never what it gives.
                     max_pixels: _,
-                    icc,
                     auto_orient,
                     cmyk_profile,
                 },
-            encode:
-                EncodeOptions {
-                    jpeg_quality,
-                    webp_quality,
+            output:
+                RenderOptions {
+                    encode:
+                        EncodeOptions {
+                            jpeg_quality,
+                            webp_quality,
+                        },
+                    icc,
                 },
         } = *self;
+        // "keep-tagged": kept profiles are embedded in the output since this name; renders kept
+        // untagged under the old name "keep" are never served again.
         let icc = match icc {
             IccMode::ToSrgb => "srgb",
-            IccMode::Keep => "keep",
+            IccMode::Keep => "keep-tagged",
         };
         format!(
             "q{jpeg_quality}w{webp_quality}-{icc}-o{}-{}",
@@ -65,13 +70,13 @@ mod tests {
         assert_eq!(f, "q85w80-srgb-o1-cmyk-builtin");
         let mut changed = Vec::new();
         let mut s = base;
-        s.encode.jpeg_quality = s.encode.jpeg_quality.wrapping_add(1);
+        s.output.encode.jpeg_quality = s.output.encode.jpeg_quality.wrapping_add(1);
         changed.push(s);
         let mut s = base;
-        s.encode.webp_quality = s.encode.webp_quality.wrapping_add(1);
+        s.output.encode.webp_quality = s.output.encode.webp_quality.wrapping_add(1);
         changed.push(s);
         let mut s = base;
-        s.read.icc = IccMode::Keep;
+        s.output.icc = IccMode::Keep;
         changed.push(s);
         let mut s = base;
         s.read.auto_orient = !s.read.auto_orient;

@@ -68,6 +68,7 @@ fn pipeline(dir: &std::path::Path) -> (Arc<Pipeline>, Arc<Counting>) {
         &raster,
         tessera_iiif::OutputFormat::Png,
         &tessera_image::EncodeOptions::default(),
+        None,
     )
     .expect("png");
     std::fs::write(root.join("fig.png"), png).expect("write");

@@ -12,8 +12,11 @@ use mozjpeg_sys::J_COLOR_SPACE;
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
-use super::{checked_header, guard, jpeg_meta, ImageHeader, ImageReader, ReadLimits};
-use crate::colour::{self, ColourOptions, IccMode};
+use super::{
+    checked_header, embedded_profile, guard, jpeg_meta, ImageHeader, ImageReader, ReadLimits,
+    MAX_ICC_BYTES,
+};
+use crate::colour::{self, CmykProfile};
 use crate::transform::crop::scale_rect;
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 
@@ -24,14 +27,19 @@ const MAX_JUNK_BYTES: u64 = 1 << 16;
 pub(crate) struct JpegReader {
     header: ImageHeader,
     source: Arc<dyn RandomAccess>,
-    colour: ColourOptions,
+    /// The profile of CMYK files that embed none.
+    cmyk_profile: CmykProfile,
     /// EXIF orientation found before the first scan (1 when none).
     orientation: u8,
+    /// The ICC profile of a gray or RGB (YCbCr) file; a CMYK file's is applied when reading.
+    icc: Option<Arc<[u8]>>,
     /// Most bytes libjpeg may hold in whole-image buffers ([`memory_budget`]).
     max_memory: u64,
 }
 
-/// Bytes at the start of the file searched for the EXIF orientation.
+/// Bytes at the start of the file searched for the EXIF orientation and the ICC profile, at
+/// least; the search reaches this far past the frame header too (some writers put the profile
+/// after it).
 const META_PREFIX: usize = 256 << 10;
 
 impl JpegReader {
@@ -40,14 +48,23 @@ impl JpegReader {
         source: Arc<dyn RandomAccess>,
         limits: &ReadLimits,
     ) -> Result<Self, ImageError> {
-        let (width, height) = frame_size(source.as_ref())?;
-        let header = checked_header(width, height, SourceFormat::Jpeg, limits)?;
-        let orientation = jpeg_meta::parse(&source.read_range(0, META_PREFIX)?).orientation;
+        let frame = frame_header(source.as_ref())?;
+        let header = checked_header(frame.width, frame.height, SourceFormat::Jpeg, limits)?;
+        let prefix = usize::try_from(frame.at)
+            .unwrap_or(usize::MAX)
+            .saturating_add(META_PREFIX)
+            .min(MAX_ICC_BYTES + META_PREFIX);
+        let meta = jpeg_meta::parse(&source.read_range(0, prefix)?);
+        let icc = meta
+            .icc
+            .filter(|_| frame.components != 4)
+            .and_then(|p| embedded_profile(&p));
         Ok(Self {
             header,
             source,
-            colour: limits.colour(),
-            orientation,
+            cmyk_profile: limits.cmyk_profile,
+            orientation: meta.orientation,
+            icc,
             max_memory: memory_budget(limits.max_pixels),
         })
     }
@@ -62,18 +79,38 @@ impl ImageReader for JpegReader {
         self.orientation
     }
 
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        self.icc.clone()
+    }
+
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
         let data = self.source.read_all()?;
         let header = self.header;
-        let (colour, memory) = (self.colour, self.max_memory);
+        let (cmyk_profile, memory) = (self.cmyk_profile, self.max_memory);
         guard("jpeg", || {
-            decode(&data, &header, region, target, colour, memory)
+            decode(&data, &header, region, target, cmyk_profile, memory)
         })
     }
 }
 
+/// What the first SOFn marker says, and where it is.
+struct Frame {
+    width: u32,
+    height: u32,
+    /// Number of components (4 for CMYK and YCCK).
+    components: u8,
+    /// Offset of the marker in the file.
+    at: u64,
+}
+
 /// Width and height from the first SOFn marker.
+#[cfg(test)]
 fn frame_size(source: &dyn RandomAccess) -> Result<(u32, u32), ImageError> {
+    frame_header(source).map(|f| (f.width, f.height))
+}
+
+/// The first SOFn marker.
+fn frame_header(source: &dyn RandomAccess) -> Result<Frame, ImageError> {
     let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
     let len = source.len();
     let mut pos: u64 = 2;
@@ -113,13 +150,16 @@ fn frame_size(source: &dyn RandomAccess) -> Result<(u32, u32), ImageError> {
         }
         let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
         if is_sof {
-            let mut sof = [0u8; 5];
+            let mut sof = [0u8; 6];
             source
                 .read_exact_at(pos + 4, &mut sof)
                 .map_err(|_| corrupt("truncated frame header"))?;
-            let height = u32::from(u16::from_be_bytes([sof[1], sof[2]]));
-            let width = u32::from(u16::from_be_bytes([sof[3], sof[4]]));
-            return Ok((width, height));
+            return Ok(Frame {
+                height: u32::from(u16::from_be_bytes([sof[1], sof[2]])),
+                width: u32::from(u16::from_be_bytes([sof[3], sof[4]])),
+                components: sof[5],
+                at: pos,
+            });
         }
         pos += 2 + seg_len;
     }
@@ -145,14 +185,14 @@ fn memory_budget(max_pixels: u64) -> u64 {
 }
 
 /// Decode `region`, scaled by a DCT factor where the target allows, then convert it to the
-/// output layout (CMYK through the embedded or the default CMYK profile, ICC to sRGB). libjpeg
-/// errors and truncation warnings unwind as panics and are caught by [`guard`].
+/// output layout (CMYK through the embedded or the default CMYK profile; gray and RGB stay as
+/// stored). libjpeg errors and truncation warnings unwind as panics and are caught by [`guard`].
 fn decode(
     data: &[u8],
     header: &ImageHeader,
     region: Rect,
     target: Dimensions,
-    colour: ColourOptions,
+    cmyk_profile: CmykProfile,
     max_memory: u64,
 ) -> Result<Raster, ImageError> {
     let meta = jpeg_meta::parse(data);
@@ -172,14 +212,9 @@ fn decode(
             if meta.adobe {
                 cmyk_data.iter_mut().for_each(|v| *v = 255 - *v);
             }
-            out.data = colour::cmyk_to_srgb(&cmyk_data, meta.icc.as_deref(), colour.cmyk_profile);
+            out.data = colour::cmyk_to_srgb(&cmyk_data, meta.icc.as_deref(), cmyk_profile);
         }
-        Kind::Gray | Kind::Rgb => {
-            out.data = samples.data;
-            if let (Some(icc), IccMode::ToSrgb) = (meta.icc.as_deref(), colour.icc) {
-                colour::icc_to_srgb(&mut out, icc);
-            }
-        }
+        Kind::Gray | Kind::Rgb => out.data = samples.data,
     }
     Ok(out)
 }
@@ -319,13 +354,15 @@ mod tests {
 
     use super::*;
 
-    /// A corpus file's bytes; `None` (the test is skipped) when the corpus is absent.
-    fn corpus(rel: &str) -> Option<Vec<u8>> {
+    /// A corpus file's bytes; a missing file fails the test (the shared corpus is required, as
+    /// for the integration tests), rather than letting it pass without checking anything.
+    fn corpus(rel: &str) -> Vec<u8> {
         let root = match std::env::var_os("TESSERA_CORPUS") {
             Some(dir) => PathBuf::from(dir),
             None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
         };
-        std::fs::read(root.join(rel)).ok()
+        let path = root.join(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("corpus file {}: {e}", path.display()))
     }
 
     const FILES: [&str; 8] = [
@@ -371,7 +408,7 @@ mod tests {
     fn skipping_outside_the_region_gives_the_same_samples_as_a_full_decode() {
         let mut checked = 0;
         for rel in FILES {
-            let Some(data) = corpus(rel) else { continue };
+            let data = corpus(rel);
             let (w, h) = frame_size(&data).expect("frame size");
             let header = ImageHeader {
                 width: w,
@@ -408,6 +445,8 @@ mod tests {
                 }
             }
         }
+        // Every file, region and scale was compared.
+        assert_eq!(checked, FILES.len() * regions(1, 1).len() * 4);
         eprintln!("{checked} region decodes compared");
     }
 
@@ -415,7 +454,7 @@ mod tests {
     fn the_reference_decode_matches_the_mozjpeg_crate() {
         use mozjpeg::{ColorSpace, Decompress};
         for rel in FILES {
-            let Some(data) = corpus(rel) else { continue };
+            let data = corpus(rel);
             let (w, h) = frame_size(&data).expect("frame size");
             let header = ImageHeader {
                 width: w,

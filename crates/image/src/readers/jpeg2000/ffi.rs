@@ -271,6 +271,18 @@ impl Decoder {
         })
     }
 
+    /// The colour encoding and the ICC profile the header declared (OpenJPEG moves the `colr` box's
+    /// profile into the image when it reads the header), and the number of components.
+    pub(super) fn colour(&self) -> (ColourSpace, Option<Vec<u8>>, u32) {
+        // SAFETY: the image is non-null (checked in open) and was filled in by opj_read_header.
+        let image = unsafe { &*self.image.0 };
+        (
+            colour_space(image),
+            icc(image).map(<[u8]>::to_vec),
+            image.numcomps,
+        )
+    }
+
     /// Decode reference-grid area `x0..x1` × `y0..y1` at `reduce` (resolution levels discarded).
     /// The decoder is used up: OpenJPEG decodes once per header read.
     pub(super) fn decode(
@@ -373,30 +385,38 @@ impl Decoded {
 
     /// The colour encoding the JP2 header declared.
     pub(super) fn colour_space(&self) -> ColourSpace {
-        let image = self.image();
-        if !image.icc_profile_buf.is_null() && image.icc_profile_len == 0 {
-            // OpenJPEG stores CIE Lab parameters where a profile would be, with a length of 0.
-            return ColourSpace::Lab;
-        }
-        match image.color_space {
-            opj::COLOR_SPACE::OPJ_CLRSPC_SYCC => ColourSpace::Sycc,
-            opj::COLOR_SPACE::OPJ_CLRSPC_EYCC => ColourSpace::Eycc,
-            opj::COLOR_SPACE::OPJ_CLRSPC_CMYK => ColourSpace::Cmyk,
-            _ => ColourSpace::Plain,
-        }
+        colour_space(self.image())
     }
 
     /// The ICC profile of the JP2 `colr` box, if any.
     pub(super) fn icc(&self) -> Option<&[u8]> {
-        let image = self.image();
-        if image.icc_profile_buf.is_null() || image.icc_profile_len == 0 {
-            return None;
-        }
-        // SAFETY: OpenJPEG allocates icc_profile_len bytes at icc_profile_buf, owned by the image.
-        Some(unsafe {
-            std::slice::from_raw_parts(image.icc_profile_buf, image.icc_profile_len as usize)
-        })
+        icc(self.image())
     }
+}
+
+/// The colour encoding the JP2 header declared, as OpenJPEG put it in `image`.
+fn colour_space(image: &opj::opj_image_t) -> ColourSpace {
+    if !image.icc_profile_buf.is_null() && image.icc_profile_len == 0 {
+        // OpenJPEG stores CIE Lab parameters where a profile would be, with a length of 0.
+        return ColourSpace::Lab;
+    }
+    match image.color_space {
+        opj::COLOR_SPACE::OPJ_CLRSPC_SYCC => ColourSpace::Sycc,
+        opj::COLOR_SPACE::OPJ_CLRSPC_EYCC => ColourSpace::Eycc,
+        opj::COLOR_SPACE::OPJ_CLRSPC_CMYK => ColourSpace::Cmyk,
+        _ => ColourSpace::Plain,
+    }
+}
+
+/// The ICC profile of the JP2 `colr` box in `image`, if any.
+fn icc(image: &opj::opj_image_t) -> Option<&[u8]> {
+    if image.icc_profile_buf.is_null() || image.icc_profile_len == 0 {
+        return None;
+    }
+    // SAFETY: OpenJPEG allocates icc_profile_len bytes at icc_profile_buf, owned by the image.
+    Some(unsafe {
+        std::slice::from_raw_parts(image.icc_profile_buf, image.icc_profile_len as usize)
+    })
 }
 
 /// Owner of an `opj_codestream_info_v2_t`.

@@ -17,13 +17,13 @@ use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
 use super::{
-    check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
-    Storage,
+    check_read_budget, checked_header, embedded_profile, guard, open_limits, ImageHeader,
+    ImageReader, ReadLimits, Storage,
 };
-use crate::colour::ColourOptions;
+use crate::colour::CmykProfile;
 use crate::{ImageError, Raster, SourceFormat};
 use codestream::MainHeader;
-use ffi::{Container, Decoder, Geometry};
+use ffi::{ColourSpace, Container, Decoder, Geometry};
 use pixels::Window;
 
 /// Reads JPEG 2000 by resolution level and decode area.
@@ -34,7 +34,11 @@ pub(crate) struct Jpeg2000Reader {
     geometry: Geometry,
     /// The main header as Tessera read it, to cost each read.
     main: MainHeader,
-    colour: ColourOptions,
+    /// The profile of CMYK images that embed none.
+    cmyk_profile: CmykProfile,
+    /// The ICC profile of the `colr` box, unless the image is CMYK or CIE Lab (converted to sRGB
+    /// when read).
+    icc: Option<Arc<[u8]>>,
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
 }
@@ -57,9 +61,15 @@ impl Jpeg2000Reader {
         let start = codestream::codestream_offset(source.as_ref(), container == Container::J2k)?;
         let main = codestream::read_main_header(source.as_ref(), start)?;
         budget::check_header(&main, limits.max_pixels)?;
-        let geometry = guard("jpeg2000", || {
-            Decoder::open(source.clone(), container)?.geometry()
+        let (geometry, (space, icc, components)) = guard("jpeg2000", || {
+            let decoder = Decoder::open(source.clone(), container)?;
+            Ok((decoder.geometry()?, decoder.colour()))
         })?;
+        let icc = match space {
+            ColourSpace::Lab => None,
+            ColourSpace::Cmyk if components >= 4 => None,
+            _ => icc.and_then(|p| embedded_profile(&p)),
+        };
         let g = geometry;
         if g.x1 <= g.x0 || g.y1 <= g.y0 {
             return Err(ImageError::Corrupt(format!(
@@ -80,7 +90,8 @@ impl Jpeg2000Reader {
             container,
             geometry,
             main,
-            colour: limits.colour(),
+            cmyk_profile: limits.cmyk_profile,
+            icc,
             max_pixels: limits.max_pixels,
         })
     }
@@ -137,7 +148,8 @@ impl ImageReader for Jpeg2000Reader {
             grid(window.y + u64::from(window.h), g.y1),
         );
         budget::check_read(&self.main, area, (rect.w, rect.h), self.max_pixels)?;
-        let (source, container, colour) = (self.source.clone(), self.container, self.colour);
+        let (source, container, cmyk_profile) =
+            (self.source.clone(), self.container, self.cmyk_profile);
         guard("jpeg2000", || {
             let decoded = Decoder::open(source, container)?.decode(reduce, area)?;
             let comps = decoded.components()?;
@@ -145,10 +157,14 @@ impl ImageReader for Jpeg2000Reader {
                 &comps,
                 decoded.colour_space(),
                 decoded.icc(),
-                colour,
+                cmyk_profile,
                 window,
             )
         })
+    }
+
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        self.icc.clone()
     }
 
     fn storage(&self) -> Storage {

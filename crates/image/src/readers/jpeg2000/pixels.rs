@@ -1,9 +1,10 @@
 //! Decoded JPEG 2000 components to an 8-bit raster: any precision (1–31 bits, signed or not) scaled
 //! to 0–255, subsampled components upsampled (nearest sample), sYCC and e-sYCC to RGB, CMYK through
-//! the colour helpers, and an embedded ICC profile converted to sRGB.
+//! the colour helpers (other colour stays as stored: the render's colour stage applies the ICC
+//! profile).
 
 use super::ffi::{ColourSpace, Component};
-use crate::colour::{self, ColourOptions, IccMode};
+use crate::colour::{self, CmykProfile};
 use crate::{ImageError, PixelLayout, Raster};
 
 /// The window wanted, in the coordinates of the decoded resolution level (absolute: including the
@@ -149,7 +150,7 @@ pub(super) fn to_raster(
     comps: &[Component<'_>],
     space: ColourSpace,
     icc: Option<&[u8]>,
-    options: ColourOptions,
+    cmyk_profile: CmykProfile,
     window: Window,
 ) -> Result<Raster, ImageError> {
     if space == ColourSpace::Lab {
@@ -192,16 +193,11 @@ pub(super) fn to_raster(
     };
     if cmyk {
         data = match alpha {
-            None => colour::cmyk_to_srgb(&data, icc, options.cmyk_profile),
-            Some(_) => colour::cmyka_to_srgba(&data, icc, options.cmyk_profile),
+            None => colour::cmyk_to_srgb(&data, icc, cmyk_profile),
+            Some(_) => colour::cmyka_to_srgba(&data, icc, cmyk_profile),
         };
     }
-    let mut raster = Raster::from_data(window.w, window.h, layout, data)
-        .ok_or_else(|| corrupt("raster size"))?;
-    if let (Some(icc), IccMode::ToSrgb, false) = (icc, options.icc, cmyk) {
-        colour::icc_to_srgb(&mut raster, icc);
-    }
-    Ok(raster)
+    Raster::from_data(window.w, window.h, layout, data).ok_or_else(|| corrupt("raster size"))
 }
 
 /// One pixel of Y, Cb, Cr (unsigned native values, chroma centred on half the range) to RGB bytes.
@@ -259,7 +255,7 @@ mod tests {
             &[comp(&d16, 3, 1, 16, false)],
             ColourSpace::Plain,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             whole(3, 1),
         )
         .unwrap();
@@ -272,7 +268,7 @@ mod tests {
             &[comp(&d12, 3, 1, 12, false)],
             ColourSpace::Plain,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             whole(3, 1),
         )
         .unwrap();
@@ -282,7 +278,7 @@ mod tests {
             &[comp(&signed, 3, 1, 8, true)],
             ColourSpace::Plain,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             whole(3, 1),
         )
         .unwrap();
@@ -304,7 +300,7 @@ mod tests {
             &[comp(&y, 4, 2, 8, false), cb, cr],
             ColourSpace::Sycc,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             whole(4, 2),
         )
         .unwrap();
@@ -322,7 +318,7 @@ mod tests {
             ],
             ColourSpace::Sycc,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             whole(1, 1),
         )
         .unwrap();
@@ -346,7 +342,7 @@ mod tests {
             &[comp(&d, 4, 1, 8, false)],
             ColourSpace::Plain,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             window,
         );
         assert!(matches!(result, Err(ImageError::Corrupt(_))));
@@ -363,7 +359,7 @@ mod tests {
             &[gray, comp(&a, 2, 2, 8, false)],
             ColourSpace::Plain,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             whole(2, 2),
         );
         assert!(matches!(result, Err(ImageError::Unsupported(_))));
@@ -377,7 +373,7 @@ mod tests {
             &[comp(&g, 2, 1, 8, false), comp(&a, 2, 1, 8, false)],
             ColourSpace::Plain,
             None,
-            ColourOptions::default(),
+            CmykProfile::BUILT_IN,
             whole(2, 1),
         )
         .unwrap();

@@ -24,10 +24,10 @@ use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
 use super::{
-    check_read_budget, checked_header, guard, open_limits, ImageHeader, ImageReader, ReadLimits,
-    Storage,
+    check_read_budget, checked_header, embedded_profile, guard, open_limits, ImageHeader,
+    ImageReader, ReadLimits, Storage,
 };
-use crate::colour::{self, ColourOptions, IccMode};
+use crate::colour::{self, CmykProfile};
 use crate::{ImageError, PixelLayout, Raster, SourceFormat};
 use decompress::{decompress, undo_float, undo_horizontal, Compression};
 use layout::{Layout, Photometric, SampleFormat};
@@ -42,7 +42,11 @@ pub(crate) struct TiffReader {
     source: Arc<dyn RandomAccess>,
     /// The full-resolution image, then its reduced levels, largest first.
     levels: Vec<Layout>,
-    colour: ColourOptions,
+    /// The profile of CMYK images that embed none.
+    cmyk_profile: CmykProfile,
+    /// The ICC profile of the full-resolution image, unless it is CMYK or CIE Lab (converted
+    /// to sRGB when read).
+    icc: Option<Arc<[u8]>>,
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
     /// The Orientation tag of the first image (1 when absent or invalid).
@@ -64,6 +68,10 @@ impl TiffReader {
         let (first, next) = ifd::Ifd::read_at(source.as_ref(), file, file.first)?;
         let layout = Layout::from_ifd(&first)?;
         let (width, height, tiled) = (layout.width, layout.height, layout.tiled);
+        let icc = match layout.photometric {
+            Photometric::Cmyk | Photometric::Lab { .. } => None,
+            _ => layout.icc.as_deref().and_then(embedded_profile),
+        };
         let levels = levels::find(source.as_ref(), file, layout, &first, next);
         let windowed = tiled || levels.len() > 1;
         let header = checked_header(
@@ -77,7 +85,8 @@ impl TiffReader {
             source,
             float_ranges: vec![None; levels.len()],
             levels,
-            colour: limits.colour(),
+            cmyk_profile: limits.cmyk_profile,
+            icc,
             max_pixels: limits.max_pixels,
             orientation: first
                 .int(ifd::tag::ORIENTATION)
@@ -119,9 +128,9 @@ impl ImageReader for TiffReader {
                 range
             }
         };
-        let colour = self.colour;
+        let cmyk_profile = self.cmyk_profile;
         guard("tiff", || {
-            decode(source, layout, region, target, range, colour)
+            decode(source, layout, region, target, range, cmyk_profile)
         })
     }
 
@@ -131,10 +140,14 @@ impl ImageReader for TiffReader {
         size: Dimensions,
     ) -> Result<Option<Vec<u8>>, ImageError> {
         let full = Dimensions::new(self.header.width, self.header.height);
-        let (source, levels, icc_mode) = (self.source.as_ref(), &self.levels, self.colour.icc);
+        let (source, levels) = (self.source.as_ref(), &self.levels);
         guard("tiff", || {
-            passthrough::stored_tile(source, levels, full, region, size, icc_mode)
+            passthrough::stored_tile(source, levels, full, region, size)
         })
+    }
+
+    fn icc_profile(&self) -> Option<Arc<[u8]>> {
+        self.icc.clone()
     }
 
     fn storage(&self) -> Storage {
@@ -167,14 +180,15 @@ struct Chunk {
 
 /// Decode the chunks that intersect `region`, a band of chunk rows at a time, and assemble them
 /// into a raster at full resolution or shrunk by a whole factor while still at least `target`.
-/// Float samples map `range` onto black..white ([`float_range`]).
+/// Float samples map `range` onto black..white ([`float_range`]). CMYK goes through its profile
+/// (or `cmyk_profile`) to sRGB; other models keep their stored colour.
 fn decode(
     source: &dyn RandomAccess,
     layout: &Layout,
     region: Rect,
     target: Dimensions,
     range: (f64, f64),
-    colour: ColourOptions,
+    cmyk_profile: CmykProfile,
 ) -> Result<Raster, ImageError> {
     let scale = Scale {
         range,
@@ -242,19 +256,11 @@ fn decode(
     let inter = assembler.finish();
     let icc = layout.icc.as_deref();
     let data = match (cmyk, alpha) {
-        (true, false) => colour::cmyk_to_srgb(&inter, icc, colour.cmyk_profile),
-        (true, true) => colour::cmyka_to_srgba(&inter, icc, colour.cmyk_profile),
+        (true, false) => colour::cmyk_to_srgb(&inter, icc, cmyk_profile),
+        (true, true) => colour::cmyka_to_srgba(&inter, icc, cmyk_profile),
         (false, _) => inter,
     };
-    let mut raster =
-        Raster::from_data(out_w, out_h, out_layout, data).ok_or_else(|| corrupt("raster size"))?;
-    if let (Some(icc), IccMode::ToSrgb, false) = (icc, colour.icc, cmyk) {
-        // Lab is already converted; gray, palette (as RGB) and RGB go through their profile.
-        if !matches!(layout.photometric, Photometric::Lab { .. }) {
-            colour::icc_to_srgb(&mut raster, icc);
-        }
-    }
-    Ok(raster)
+    Raster::from_data(out_w, out_h, out_layout, data).ok_or_else(|| corrupt("raster size"))
 }
 
 /// The float range shown as black to white: SMin/SMaxSampleValue when present, 0–1 when the

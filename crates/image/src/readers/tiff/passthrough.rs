@@ -7,20 +7,20 @@ use tessera_source::RandomAccess;
 use super::decompress::Compression;
 use super::layout::{Layout, Photometric};
 use super::{jpeg, raw_bytes};
-use crate::colour::IccMode;
 use crate::readers::{choose_level, jpeg_meta};
 use crate::ImageError;
 
 /// The stored JPEG tile that is exactly `region` of an image of size `full` at `size`, as a
 /// standalone JPEG; `None` when the request is anything else or the tile is not a JPEG that any
-/// browser shows as Tessera would (YCbCr or gray, no colour conversion needed).
+/// browser shows as Tessera would (YCbCr, RGB as stored, or gray). Whether the image's ICC profile
+/// allows passing it through (it must not need a conversion) is the render's decision; a level
+/// whose own profile differs from the image's (which the render reports) is never passed through.
 pub(crate) fn stored_tile(
     source: &dyn RandomAccess,
     levels: &[Layout],
     full: Dimensions,
     region: Rect,
     size: Dimensions,
-    icc_mode: IccMode,
 ) -> Result<Option<Vec<u8>>, ImageError> {
     let sizes: Vec<Dimensions> = levels
         .iter()
@@ -39,13 +39,13 @@ pub(crate) fn stored_tile(
             (layout.photometric, layout.spp),
             (Photometric::YCbCr, 3) | (Photometric::BlackIsZero, 1)
         );
-    let converts = layout.icc.is_some() && icc_mode == IccMode::ToSrgb;
+    let own_profile = levels.first().is_some_and(|base| base.icc != layout.icc);
     if !layout.tiled
         || layout.compression != Compression::Jpeg
         || layout.planar
         || layout.bits != 8
         || !plain
-        || converts
+        || own_profile
     {
         return Ok(None);
     }
