@@ -12,11 +12,13 @@ pub mod admission;
 mod blocking;
 pub mod catalog;
 pub mod coalesce;
+mod describe;
 mod error;
 mod job;
 pub mod located;
 mod open;
 pub mod reader_pool;
+mod render;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -32,15 +34,12 @@ use crate::cache::{Caches, Entry};
 use crate::metrics::Metrics;
 use admission::Admission;
 use blocking::blocking;
-use bytes::Bytes;
 use coalesce::{Coalescer, Role};
 use reader_pool::ReaderPool;
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tessera_iiif::info::{advertise, Advertised, InfoPolicy};
+use std::time::Duration;
+use tessera_iiif::info::InfoPolicy;
 use tessera_iiif::{Dimensions, ImageRequest, Limits};
-use tessera_image::cancel::CancelToken;
 use tessera_image::{SourceFormat, Storage};
 
 /// What `info.json` is made of: the full size, the format, and how the source stores its pixels.
@@ -148,57 +147,6 @@ impl Pipeline {
         Ok(located::locate(self.catalog.as_ref(), identifier)?)
     }
 
-    /// Step 2: the image's size and storage, from the info cache, else from its header (read once
-    /// for concurrent callers).
-    pub async fn describe(
-        self: &Arc<Self>,
-        located: &Arc<Located>,
-    ) -> Result<(Described, Origin), PipelineError> {
-        if let Some(described) = self.caches.info(&located.group, located.version) {
-            return Ok((described, Origin::Cache));
-        }
-        let v = located.version;
-        let key = format!("{}\n{}-{}-{}", located.group, v.mtime_ns, v.size, v.tag);
-        let (this, located) = (Arc::clone(self), Arc::clone(located));
-        let (result, role) = self
-            .headers
-            .run(key, move |cancel| async move {
-                let worker = Arc::clone(&this);
-                let found = Arc::clone(&located);
-                let cancel = cancel.with_deadline(Instant::now() + this.settings.request_timeout);
-                let d = blocking(move || cancel.run(|| worker.describe_blocking(&found))).await?;
-                this.caches
-                    .put_info(located.group.clone(), located.version, d.clone());
-                Ok(d)
-            })
-            .await;
-        let described = result.unwrap_or(Err(PipelineError::Failed("worker failure")))?;
-        Ok((described, self.origin(role, "info")))
-    }
-
-    /// Step 2 without caches, blocking.
-    pub fn describe_blocking(&self, located: &Located) -> Result<Described, PipelineError> {
-        open::with_image(self, located, |reader| {
-            let h = reader.header();
-            Ok(Described {
-                dimensions: Dimensions::new(h.width, h.height),
-                format: h.format,
-                storage: reader.storage(),
-            })
-        })
-    }
-
-    /// What `info.json` advertises for a described image.
-    pub fn advertise(&self, described: &Described) -> Advertised {
-        advertise(
-            described.dimensions,
-            described.storage.tile,
-            &described.storage.levels,
-            &self.settings.info,
-            &self.settings.limits,
-        )
-    }
-
     /// Step 3: plan `request` against the described image.
     pub fn job(
         &self,
@@ -215,81 +163,6 @@ impl Pipeline {
         )
     }
 
-    /// Step 4: the job's bytes, from the caches, else rendered once for all identical concurrent
-    /// jobs if admission allows (counting the job's cost and `client`'s share of large renders).
-    /// The render stops at its next check once nobody waits any more or the time limit has passed,
-    /// and its admission permit is returned with it.
-    pub async fn render(
-        self: &Arc<Self>,
-        job: Job,
-        client: Option<IpAddr>,
-    ) -> Result<(Arc<Entry>, Origin), PipelineError> {
-        let key = job.key().clone();
-        if let Some((entry, _)) = self.caches.get(&key).await {
-            return Ok((entry, Origin::Cache));
-        }
-        let this = Arc::clone(self);
-        let (result, role) = self
-            .renders
-            .run(key.text.clone(), move |cancel| async move {
-                let entry = this.render_admitted(job, client, cancel).await?;
-                this.caches.put(&key, Arc::clone(&entry)).await;
-                Ok(entry)
-            })
-            .await;
-        let entry = result.unwrap_or(Err(PipelineError::Failed("worker failure")))?;
-        Ok((entry, self.origin(role, "image")))
-    }
-
-    async fn render_admitted(
-        self: &Arc<Self>,
-        job: Job,
-        client: Option<IpAddr>,
-        cancel: CancelToken,
-    ) -> Result<Arc<Entry>, PipelineError> {
-        let permit = self
-            .admission
-            .admit(job.cost(), client)
-            .await
-            .inspect_err(|refused| self.metrics.rejected(refused.label()))?;
-        let format = job.plan().format;
-        let entry = Entry {
-            media_type: format.media_type().to_string(),
-            canonical: job.plan().canonical.clone(),
-            body: Bytes::new(),
-        };
-        let in_flight = DecodeInFlight::new(&self.metrics);
-        let started = Instant::now();
-        // However the waiting ends, the work itself never outlives the time limit.
-        let cancel = cancel.with_deadline(started + self.settings.request_timeout);
-        let worker = Arc::clone(self);
-        let result = blocking(move || {
-            // Both are returned when the work stops, also when its task was aborted meanwhile.
-            let _permit = permit;
-            let _in_flight = in_flight;
-            cancel.run(|| worker.render_blocking(&job))
-        })
-        .await;
-        self.metrics.decode(format.extension(), started.elapsed());
-        Ok(Arc::new(Entry {
-            body: Bytes::from(result?),
-            ..entry
-        }))
-    }
-
-    /// Step 4 without caches, coalescing or admission, blocking (for `tessera check`).
-    pub fn render_blocking(&self, job: &Job) -> Result<Vec<u8>, PipelineError> {
-        open::with_image(self, job.located(), |reader| {
-            let h = reader.header();
-            let plan = job.plan_for(Dimensions::new(h.width, h.height));
-            Ok(tessera_image::render(
-                reader,
-                &plan,
-                &job.settings().output,
-            )?)
-        })
-    }
-
     fn origin(&self, role: Role, kind: &'static str) -> Origin {
         match role {
             Role::Leader => Origin::Fresh,
@@ -298,21 +171,5 @@ impl Pipeline {
                 Origin::Shared
             }
         }
-    }
-}
-
-/// Counts a decode in `tessera_decodes_in_flight` for as long as it lives.
-struct DecodeInFlight(Arc<Metrics>);
-
-impl DecodeInFlight {
-    fn new(metrics: &Arc<Metrics>) -> Self {
-        metrics.decodes_in_flight(1);
-        Self(Arc::clone(metrics))
-    }
-}
-
-impl Drop for DecodeInFlight {
-    fn drop(&mut self) {
-        self.0.decodes_in_flight(-1);
     }
 }

@@ -1,0 +1,106 @@
+//! Step 4: a job's bytes, from the derivative caches or rendered once for every identical job,
+//! through admission, with a time limit and cancellation.
+
+use super::blocking::blocking;
+use super::{open, Job, Origin, Pipeline, PipelineError};
+use crate::cache::Entry;
+use crate::metrics::Metrics;
+use bytes::Bytes;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tessera_iiif::Dimensions;
+use tessera_image::cancel::CancelToken;
+
+impl Pipeline {
+    /// Step 4: the job's bytes, from the caches, else rendered once for all identical concurrent
+    /// jobs if admission allows (counting the job's cost and `client`'s share of large renders).
+    /// The render stops at its next check once nobody waits any more or the time limit has passed,
+    /// and its admission permit is returned with it.
+    pub async fn render(
+        self: &Arc<Self>,
+        job: Job,
+        client: Option<IpAddr>,
+    ) -> Result<(Arc<Entry>, Origin), PipelineError> {
+        let key = job.key().clone();
+        if let Some((entry, _)) = self.caches.get(&key).await {
+            return Ok((entry, Origin::Cache));
+        }
+        let this = Arc::clone(self);
+        let (result, role) = self
+            .renders
+            .run(key.text.clone(), move |cancel| async move {
+                let entry = this.render_admitted(job, client, cancel).await?;
+                this.caches.put(&key, Arc::clone(&entry)).await;
+                Ok(entry)
+            })
+            .await;
+        let entry = result.unwrap_or(Err(PipelineError::Failed("worker failure")))?;
+        Ok((entry, self.origin(role, "image")))
+    }
+
+    async fn render_admitted(
+        self: &Arc<Self>,
+        job: Job,
+        client: Option<IpAddr>,
+        cancel: CancelToken,
+    ) -> Result<Arc<Entry>, PipelineError> {
+        let permit = self
+            .admission
+            .admit(job.cost(), client)
+            .await
+            .inspect_err(|refused| self.metrics.rejected(refused.label()))?;
+        let format = job.plan().format;
+        let entry = Entry {
+            media_type: format.media_type().to_string(),
+            canonical: job.plan().canonical.clone(),
+            body: Bytes::new(),
+        };
+        let in_flight = DecodeInFlight::new(&self.metrics);
+        let started = Instant::now();
+        // However the waiting ends, the work itself never outlives the time limit.
+        let cancel = cancel.with_deadline(started + self.settings.request_timeout);
+        let worker = Arc::clone(self);
+        let result = blocking(move || {
+            // Both are returned when the work stops, also when its task was aborted meanwhile.
+            let _permit = permit;
+            let _in_flight = in_flight;
+            cancel.run(|| worker.render_blocking(&job))
+        })
+        .await;
+        self.metrics.decode(format.extension(), started.elapsed());
+        Ok(Arc::new(Entry {
+            body: Bytes::from(result?),
+            ..entry
+        }))
+    }
+
+    /// Step 4 without caches, coalescing or admission, blocking (for `tessera check`).
+    pub fn render_blocking(&self, job: &Job) -> Result<Vec<u8>, PipelineError> {
+        open::with_image(self, job.located(), |reader| {
+            let h = reader.header();
+            let plan = job.plan_for(Dimensions::new(h.width, h.height));
+            Ok(tessera_image::render(
+                reader,
+                &plan,
+                &job.settings().output,
+            )?)
+        })
+    }
+}
+
+/// Counts a decode in `tessera_decodes_in_flight` for as long as it lives.
+struct DecodeInFlight(Arc<Metrics>);
+
+impl DecodeInFlight {
+    fn new(metrics: &Arc<Metrics>) -> Self {
+        metrics.decodes_in_flight(1);
+        Self(Arc::clone(metrics))
+    }
+}
+
+impl Drop for DecodeInFlight {
+    fn drop(&mut self) {
+        self.0.decodes_in_flight(-1);
+    }
+}
