@@ -53,8 +53,15 @@ pub enum PathError {
 impl IiifPath {
     /// Parse `rest`, the raw (still percent-encoded) path after `/iiif/`.
     pub fn parse(rest: &str) -> Result<Self, PathError> {
-        let mut segments: Vec<&str> = rest.split('/').collect();
-        let version = ApiVersion::from_segment(segments.remove(0)).ok_or(PathError::NotFound)?;
+        let (segment, after) = rest.split_once('/').unwrap_or((rest, ""));
+        let version = ApiVersion::from_segment(segment).ok_or(PathError::NotFound)?;
+        Self::parse_in(version, after)
+    }
+
+    /// Parse `rest`, the raw path after a version's mount point and its `/` (see
+    /// [`crate::Mounts::split`]): `{identifier}[/info.json | /{region}/{size}/{rotation}/{qf}]`.
+    pub fn parse_in(version: ApiVersion, rest: &str) -> Result<Self, PathError> {
+        let segments: Vec<&str> = rest.split('/').collect();
         let (id_segments, target) = match segments.as_slice() {
             [id @ .., last] if *last == "info.json" && !id.is_empty() => (id, Target::Info),
             [id @ .., region, size, rotation, qf] if !id.is_empty() && qf.contains('.') => (
