@@ -4,6 +4,7 @@
 
 use tessera_iiif::{Dimensions, Rect};
 
+use super::physical::PhysicalScale;
 use super::{ImageHeader, ImageReader, Storage};
 use crate::transform::orient;
 use crate::{ImageError, Raster};
@@ -72,6 +73,15 @@ impl ImageReader for Oriented {
             7 => orient::mirror(orient::rotate(raster, 270.0)?),
             8 => orient::rotate(raster, 270.0)?,
             _ => raster,
+        })
+    }
+
+    fn physical_scale(&self) -> Option<PhysicalScale> {
+        let scale = self.inner.physical_scale()?;
+        Some(if self.orientation >= 5 {
+            scale.swapped()
+        } else {
+            scale
         })
     }
 
