@@ -56,6 +56,7 @@ pub fn cause(e: &PipelineError) -> String {
         PipelineError::Source(_) => "io".into(),
         PipelineError::Request(_) => "request".into(),
         PipelineError::Refused(_) => "refused".into(),
+        PipelineError::Metadata(_) => "metadata".into(),
         PipelineError::Failed(_) => "panic".into(),
     }
 }

@@ -13,6 +13,7 @@ mod blocking;
 pub mod catalog;
 pub mod coalesce;
 mod error;
+mod extras;
 mod job;
 pub mod located;
 mod open;
@@ -24,6 +25,7 @@ mod tests;
 pub use blocking::contained;
 pub use catalog::Catalog;
 pub use error::PipelineError;
+pub use extras::Extras;
 pub use job::Job;
 pub use located::Located;
 pub use settings::RenderSettings;
@@ -41,7 +43,7 @@ use std::time::{Duration, Instant};
 use tessera_iiif::info::{advertise, Advertised, InfoPolicy};
 use tessera_iiif::{Dimensions, ImageRequest, Limits};
 use tessera_image::cancel::CancelToken;
-use tessera_image::{SourceFormat, Storage};
+use tessera_image::{PhysicalScale, SourceFormat, Storage};
 
 /// What `info.json` is made of: the full size, the format, and how the source stores its pixels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub struct Described {
     pub format: SourceFormat,
     /// Stored tiling and reduced levels.
     pub storage: Storage,
+    /// The physical size of a pixel, where the file states one (for the physdim service).
+    pub physical: Option<PhysicalScale>,
 }
 
 /// Where an answer came from.
@@ -184,6 +188,7 @@ impl Pipeline {
                 dimensions: Dimensions::new(h.width, h.height),
                 format: h.format,
                 storage: reader.storage(),
+                physical: reader.physical_scale(),
             })
         })
     }
