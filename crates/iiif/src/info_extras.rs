@@ -293,6 +293,7 @@ fn non_empty_str<'v>(v: Option<&'v Value>, path: &str) -> Result<&'v str, Extras
         .ok_or_else(|| err(path, "is required and must be a non-empty string"))
 }
 
+/// The objects of array `v`, each with a `label`, if any, that is a 3.0 language map.
 fn objects<'v>(v: &'v Value, key: &str) -> Result<Vec<&'v Map<String, Value>>, ExtrasError> {
     let list = v
         .as_array()
@@ -300,10 +301,30 @@ fn objects<'v>(v: &'v Value, key: &str) -> Result<Vec<&'v Map<String, Value>>, E
     list.iter()
         .enumerate()
         .map(|(i, item)| {
-            item.as_object()
-                .ok_or_else(|| err(format!("{key}[{i}]"), "must be an object"))
+            let at = format!("{key}[{i}]");
+            let o = item
+                .as_object()
+                .ok_or_else(|| err(&at, "must be an object"))?;
+            if let Some(label) = o.get("label") {
+                language_map(label, &format!("{at}.label"))?;
+            }
+            Ok(o)
         })
         .collect()
+}
+
+/// A 3.0 language map: `{"en": ["A book"]}` (2.1 documents get its first string).
+fn language_map(v: &Value, path: &str) -> Result<(), ExtrasError> {
+    let shape = "must be a language map such as {\"en\": [\"A book\"]}";
+    let map = v.as_object().ok_or_else(|| err(path, shape))?;
+    let strings = |l: &Value| {
+        l.as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
+    };
+    if map.is_empty() || !map.values().all(strings) {
+        return Err(err(path, shape));
+    }
+    Ok(())
 }
 
 /// `partOf` / `seeAlso`: objects with a URI `id` and a `type`.
@@ -385,7 +406,7 @@ mod tests {
             "seeAlso": [{"id": "https://doi.org/10.7554/eLife.13410", "type": "Dataset",
                          "label": {"en": ["The article"]}, "format": "text/html"}],
             "service": [{"@id": "https://example.org/auth/login", "@type": "AuthCookieService1",
-                         "profile": "http://iiif.io/api/auth/1/login"},
+                         "profile": "http://iiif.io/api/auth/1/login", "label": {"en": ["Log in"]}},
                         {"id": "https://example.org/search", "type": "SearchService1"}],
             "preferredFormats": ["webp", "png"]
         })
@@ -425,6 +446,7 @@ mod tests {
         assert_eq!(doc["seeAlso"][0]["format"], "text/html");
         assert!(doc["seeAlso"][0].get("type").is_none());
         assert_eq!(doc["service"][0]["@id"], "https://example.org/auth/login");
+        assert_eq!(doc["service"][0]["label"], "Log in");
         assert_eq!(doc["service"][1]["@id"], "https://example.org/search");
         assert_eq!(doc["service"][1]["@type"], "SearchService1");
         assert!(doc["service"][1].get("id").is_none());
@@ -463,6 +485,14 @@ mod tests {
                 "preferredFormats[1]",
             ),
             (json!({"preferredFormats": "jpg"}), "preferredFormats"),
+            (
+                json!({"service": [{"@id": "https://a", "@type": "T", "label": "Log in"}]}),
+                "service[0].label",
+            ),
+            (
+                json!({"seeAlso": [{"id": "https://a", "type": "T", "label": {"en": []}}]}),
+                "seeAlso[0].label",
+            ),
         ];
         for (value, path) in cases {
             let e = InfoExtras::from_json(&value).unwrap_err();
