@@ -43,7 +43,7 @@ pub struct IiifPath {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
     /// No such version or no identifier (404).
-    #[error("no IIIF service at this path; use /iiif/2/{{identifier}} or /iiif/3/{{identifier}}")]
+    #[error("no IIIF service at this path: it names no version or no identifier")]
     NotFound,
     /// A segment does not decode to UTF-8 (400).
     #[error("invalid percent-encoding in the URL path")]
