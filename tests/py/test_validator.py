@@ -67,11 +67,13 @@ def expected_tests(version: str) -> list[str]:
 LINE = re.compile(r"^\[(\d+)\] test (\S+) (PASS|FAIL)$")
 
 
-def run_validator(port: int, version: str, args: list[str]) -> dict:
+def run_validator(port: int, version: str, args: list[str], prefix: str | None = None) -> dict:
+    """Run the validator against the service at `prefix` (default: the version's default mount;
+    `""` for the root)."""
     cmd = [
         *validator_script(),
         "-s", f"{HOST}:{port}",
-        "-p", VERSIONS[version],
+        "-p", VERSIONS[version] if prefix is None else prefix,
         "-i", VALIDATOR_ID,
         f"--version={version}",
         *args,

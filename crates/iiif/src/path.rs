@@ -43,7 +43,7 @@ pub struct IiifPath {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
     /// No such version or no identifier (404).
-    #[error("no IIIF service at this path; use /iiif/2/{{identifier}} or /iiif/3/{{identifier}}")]
+    #[error("no IIIF service at this path: it names no version or no identifier")]
     NotFound,
     /// A segment does not decode to UTF-8 (400).
     #[error("invalid percent-encoding in the URL path")]
@@ -53,8 +53,15 @@ pub enum PathError {
 impl IiifPath {
     /// Parse `rest`, the raw (still percent-encoded) path after `/iiif/`.
     pub fn parse(rest: &str) -> Result<Self, PathError> {
-        let mut segments: Vec<&str> = rest.split('/').collect();
-        let version = ApiVersion::from_segment(segments.remove(0)).ok_or(PathError::NotFound)?;
+        let (segment, after) = rest.split_once('/').unwrap_or((rest, ""));
+        let version = ApiVersion::from_segment(segment).ok_or(PathError::NotFound)?;
+        Self::parse_in(version, after)
+    }
+
+    /// Parse `rest`, the raw path after a version's mount point and its `/` (see
+    /// [`crate::Mounts::split`]): `{identifier}[/info.json | /{region}/{size}/{rotation}/{qf}]`.
+    pub fn parse_in(version: ApiVersion, rest: &str) -> Result<Self, PathError> {
+        let segments: Vec<&str> = rest.split('/').collect();
         let (id_segments, target) = match segments.as_slice() {
             [id @ .., last] if *last == "info.json" && !id.is_empty() => (id, Target::Info),
             [id @ .., region, size, rotation, qf] if !id.is_empty() && qf.contains('.') => (

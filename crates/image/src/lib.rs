@@ -17,5 +17,6 @@ pub mod transform;
 pub use error::ImageError;
 pub use format::SourceFormat;
 pub use raster::{PixelLayout, Raster};
+pub use readers::physical::{LengthUnit, PhysicalScale};
 pub use readers::{choose_level, open, ImageHeader, ImageReader, ReadLimits, Storage};
 pub use render::{render, EncodeOptions, RenderOptions};

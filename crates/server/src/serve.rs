@@ -25,12 +25,10 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(sources = %described, %addr, "serving");
         // Best effort: a closed stdout (a supervisor, a test harness) must not stop the server.
         let mut out = std::io::stdout();
-        let _ = writeln!(
-            out,
-            "Tessera is serving {described} on http://{addr}/iiif/3/"
-        );
+        let v3 = state.mounts.prefix(tessera_iiif::ApiVersion::V3);
+        let _ = writeln!(out, "Tessera is serving {described} on http://{addr}{v3}/");
         if let Some(example) = state.sources.default_folder().and_then(first_image) {
-            let _ = writeln!(out, "Try: http://{addr}/iiif/3/{example}/info.json");
+            let _ = writeln!(out, "Try: http://{addr}{v3}/{example}/info.json");
         }
         let _ = out.flush();
         let drain_delay = Duration::from_secs_f64(config.server.drain_delay_secs);

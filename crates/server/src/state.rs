@@ -36,6 +36,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// The viewer pages' state, when they are on (`viewer.enabled`).
     pub viewer: Option<crate::http::ViewerState>,
+    /// Where each API version is mounted.
+    pub mounts: tessera_iiif::Mounts,
 }
 
 /// Whether the server takes work: not before it listens, not while it drains.
@@ -106,6 +108,9 @@ impl AppState {
                 .viewer
                 .enabled
                 .then(crate::http::ViewerState::default),
+            mounts: config
+                .mounts()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
         })
     }
 }

@@ -16,6 +16,7 @@ mod remote;
 mod resolve;
 mod reverse;
 mod rules;
+mod sidecar;
 mod sources;
 mod store;
 
@@ -30,5 +31,6 @@ pub use observer::{NoObserver, SourceKind, SourceObserver};
 pub use random_access::{FileSource, RandomAccess, ReadSeek};
 pub use resolve::{FileMeta, FolderResolver, Found, ResolveError, IMAGE_EXTENSIONS};
 pub use rules::{checked_key, Candidate, Rule, RuleConfig, Rules};
+pub use sidecar::{is_sidecar_name, Sidecar, SidecarError, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX};
 pub use sources::{ObjectVersion, Opened, Sources, DEFAULT_SOURCE};
 pub use store::{FetchSettings, SourceConfig};

@@ -92,6 +92,10 @@ impl FolderResolver {
     /// each). Two names leading to one file (a symlink beside its target) count once.
     pub fn resolve(&self, identifier: &str, access: Access) -> Result<Found, ResolveError> {
         let relative = checked_relative_path(identifier)?;
+        // Sidecars (`fig.tif.json`) hold metadata, never pixels.
+        if crate::sidecar::is_sidecar_name(identifier) {
+            return Err(ResolveError::NotFound);
+        }
         if let Some(found) = self.found(&relative, access)? {
             return Ok(found);
         }
@@ -119,7 +123,11 @@ impl FolderResolver {
     }
 
     /// `relative` opened under the root, if it is a regular file there (symlinks followed inside only).
-    fn found(&self, relative: &Path, access: Access) -> Result<Option<Found>, ResolveError> {
+    pub(crate) fn found(
+        &self,
+        relative: &Path,
+        access: Access,
+    ) -> Result<Option<Found>, ResolveError> {
         let fd = match self.dir.open(relative, access) {
             Ok(fd) => fd,
             Err(e) if is_absent(&e) => return Ok(None),

@@ -22,6 +22,10 @@ pub struct RuleConfig {
     /// Key templates tried in order when the object is missing or cannot be decoded.
     #[serde(default)]
     pub alternates: Vec<String>,
+    /// Additions to `info.json` for the identifiers this rule serves (`rights`, `seeAlso`, …), with
+    /// `$1`, `${name}` in every string expanded from the identifier's captures.
+    #[serde(default)]
+    pub info: Option<serde_json::Value>,
 }
 
 /// A compiled rule.
@@ -34,6 +38,8 @@ pub struct Rule {
     shape: Option<IdentifierShape>,
     /// Each key template run backwards (primary first), where it can be.
     inverses: Vec<KeyInverse>,
+    /// The `info.json` additions template.
+    info: Option<serde_json::Value>,
 }
 
 /// Where to look for an identifier: one source and one key in it.
@@ -73,6 +79,7 @@ impl Rule {
             keys,
             shape,
             inverses,
+            info: config.info.clone(),
         })
     }
 
@@ -143,6 +150,16 @@ impl Rules {
             .unwrap_or(Err(SourceError::NotFound))
     }
 
+    /// The `info.json` additions of the first rule matching `identifier` (the rule that serves it),
+    /// with its captures expanded into every string; `None` when that rule has none.
+    pub fn info_template(&self, identifier: &str) -> Option<serde_json::Value> {
+        let (rule, captures) = self
+            .0
+            .iter()
+            .find_map(|rule| Some((rule, rule.regex.captures(identifier)?)))?;
+        rule.info.as_ref().map(|t| expand(t, &captures))
+    }
+
     /// The identifiers under which object `key` of `source` is served (as the object itself or as
     /// an alternate), found by running the rules backwards and kept only when running them forwards
     /// leads back to it. Rules whose pattern has classes or repetitions cannot be run backwards.
@@ -163,6 +180,25 @@ impl Rules {
             }
         }
         found
+    }
+}
+
+/// `template` with `$1`, `${name}` expanded from `captures` in every string (keys left alone).
+fn expand(template: &serde_json::Value, captures: &regex::Captures<'_>) -> serde_json::Value {
+    use serde_json::Value;
+    match template {
+        Value::String(s) => {
+            let mut out = String::new();
+            captures.expand(s, &mut out);
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| expand(v, captures)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), expand(v, captures)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -205,7 +241,24 @@ mod tests {
             source: source.into(),
             key: key.map(Into::into),
             alternates: alt.iter().map(|s| s.to_string()).collect(),
+            info: None,
         }
+    }
+
+    #[test]
+    fn info_templates_expand_the_serving_rules_captures() {
+        let mut with_info = rule(None, Some(r"^lax:(\d+)/(.+)\.tif$"), "b", None, &[]);
+        with_info.info = Some(serde_json::json!({
+            "rights": "https://creativecommons.org/licenses/by/4.0/",
+            "seeAlso": [{"id": "https://doi.org/10.7554/eLife.$1", "type": "Dataset", "n": 3}]
+        }));
+        let rules = Rules::new(&[with_info, rule(Some(""), None, "b", None, &[])]).unwrap();
+        let t = rules.info_template("lax:13410/fig4.tif").unwrap();
+        assert_eq!(t["seeAlso"][0]["id"], "https://doi.org/10.7554/eLife.13410");
+        assert_eq!(t["seeAlso"][0]["n"], 3);
+        assert_eq!(t["rights"], "https://creativecommons.org/licenses/by/4.0/");
+        // The prefix rule serves this one, and has no template.
+        assert!(rules.info_template("other.tif").is_none());
     }
 
     fn c(source: &str, key: &str) -> Candidate {

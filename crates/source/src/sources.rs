@@ -8,7 +8,9 @@ use crate::observer::{SourceKind, SourceObserver};
 use crate::remote::RemoteSource;
 use crate::rules::{Candidate, RuleConfig, Rules};
 use crate::store::{build, FetchSettings, SourceConfig};
-use crate::{Access, FailureSlot, FileSource, FolderResolver, Found, RandomAccess};
+use crate::{
+    Access, FailureSlot, FileSource, FolderResolver, Found, RandomAccess, Sidecar, SidecarError,
+};
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -184,6 +186,24 @@ impl Sources {
                 let found = resolver.resolve(&candidate.key, Access::Handle)?;
                 Ok(folder_version(&candidate.source, resolver, &found))
             }
+        }
+    }
+
+    /// The `info.json` additions of the rule that serves `identifier`, captures expanded (no I/O).
+    pub fn info_template(&self, identifier: &str) -> Option<serde_json::Value> {
+        self.rules.info_template(identifier)
+    }
+
+    /// The sidecar of object `object` (its name in its source, [`ObjectVersion::object`]) of
+    /// `candidate`'s source: only folder sources have sidecars. Blocking: one open.
+    pub fn sidecar(
+        &self,
+        candidate: &Candidate,
+        object: &str,
+    ) -> Result<Option<Sidecar>, SidecarError> {
+        match self.sources.get(&candidate.source) {
+            Some(Source::Folder(resolver)) => resolver.sidecar(object),
+            _ => Ok(None),
         }
     }
 

@@ -5,6 +5,7 @@ pub(crate) mod jpeg;
 mod jpeg2000;
 pub(crate) mod jpeg_meta;
 mod oriented;
+pub mod physical;
 mod png;
 mod tiff;
 pub(crate) mod webp;
@@ -102,6 +103,11 @@ pub trait ImageReader: Send {
     /// The native tiling and stored levels; none for sources that have neither.
     fn storage(&self) -> Storage {
         Storage::default()
+    }
+
+    /// The physical size of a pixel, where the file states one in real units; `None` otherwise.
+    fn physical_scale(&self) -> Option<physical::PhysicalScale> {
+        None
     }
 }
 

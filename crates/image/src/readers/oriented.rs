@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tessera_iiif::{Dimensions, Rect};
 
+use super::physical::PhysicalScale;
 use super::{ImageHeader, ImageReader, Storage};
 use crate::transform::orient;
 use crate::{ImageError, Raster};
@@ -81,6 +82,15 @@ impl ImageReader for Oriented {
         self.inner.icc_profile()
     }
 
+    fn physical_scale(&self) -> Option<PhysicalScale> {
+        let scale = self.inner.physical_scale()?;
+        Some(if self.orientation >= 5 {
+            scale.swapped()
+        } else {
+            scale
+        })
+    }
+
     fn storage(&self) -> Storage {
         let stored = self.inner.storage();
         if self.orientation < 5 {
@@ -97,6 +107,39 @@ impl ImageReader for Oriented {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::readers::physical::LengthUnit;
+    use crate::SourceFormat;
+
+    /// A header and a pixel size, nothing to read.
+    struct Stated(ImageHeader, Option<PhysicalScale>);
+
+    impl ImageReader for Stated {
+        fn header(&self) -> &ImageHeader {
+            &self.0
+        }
+        fn read(&mut self, _: Rect, _: Dimensions) -> Result<Raster, ImageError> {
+            Err(ImageError::Cancelled)
+        }
+        fn physical_scale(&self) -> Option<PhysicalScale> {
+            self.1
+        }
+    }
+
+    #[test]
+    fn turned_images_swap_their_pixel_sizes() {
+        let header = ImageHeader {
+            width: 10,
+            height: 4,
+            format: SourceFormat::Tiff,
+        };
+        let scale = PhysicalScale::new(1.0, 2.0, LengthUnit::Millimetre);
+        for (orientation, x) in [(1, 1.0), (3, 1.0), (6, 2.0), (8, 2.0)] {
+            let r = Oriented::wrap(Box::new(Stated(header, scale)), orientation);
+            assert_eq!(r.physical_scale().map(|s| s.x), Some(x), "{orientation}");
+        }
+        let none = Oriented::wrap(Box::new(Stated(header, None)), 6);
+        assert!(none.physical_scale().is_none());
+    }
 
     #[test]
     fn maps_display_rects_to_stored() {

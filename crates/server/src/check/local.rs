@@ -10,11 +10,13 @@ use tessera_iiif::{ApiVersion, ImageRequest};
 use tessera_image::ImageError;
 use tessera_source::SourceError;
 
-/// Check `identifier` as the server would answer it: locate and describe it (the `info.json`
-/// step), render the sample resize as JPEG, decode the output and compare its size.
+/// Check `identifier` as the server would answer it: locate and describe it and read its
+/// `info.json` additions (the `info.json` step: a bad sidecar fails as `metadata`), render the
+/// sample resize as JPEG, decode the output and compare its size.
 pub fn check(pipeline: &Pipeline, identifier: &str, longest: u32, outcome: &mut Outcome) {
     let found = pipeline.locate_blocking(identifier).and_then(|located| {
         let described = pipeline.describe_blocking(&located)?;
+        pipeline.extras(&located)?;
         Ok((Arc::new(located), described))
     });
     let (located, described) = match found {
@@ -56,6 +58,7 @@ pub fn cause(e: &PipelineError) -> String {
         PipelineError::Source(_) => "io".into(),
         PipelineError::Request(_) => "request".into(),
         PipelineError::Refused(_) => "refused".into(),
+        PipelineError::Metadata(_) => "metadata".into(),
         PipelineError::Failed(_) => "panic".into(),
     }
 }

@@ -49,6 +49,8 @@ pub struct Config {
     pub colour: ColourConfig,
     /// `[viewer]`: the HTML pages at `/` and `/viewer/{identifier}`.
     pub viewer: ViewerConfig,
+    /// `[iiif]`: the mount point of each API version.
+    pub iiif: IiifConfig,
 }
 
 /// Why the configuration could not be loaded.

@@ -285,6 +285,26 @@ impl Default for ViewerConfig {
     }
 }
 
+/// `[iiif]`: where each Image API version is mounted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IiifConfig {
+    /// The path of the Image API 2.1 service: `/iiif/2`, another path such as `/loris`, or `/`
+    /// for the root (then identifiers start right after the host).
+    pub v2_prefix: String,
+    /// The path of the Image API 3.0 service, likewise (only one version may be at the root).
+    pub v3_prefix: String,
+}
+
+impl Default for IiifConfig {
+    fn default() -> Self {
+        Self {
+            v2_prefix: "/iiif/2".into(),
+            v3_prefix: "/iiif/3".into(),
+        }
+    }
+}
+
 /// `[colour]`: how source colour and orientation are interpreted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -12,6 +12,12 @@ use tessera_image::colour::{CmykProfile, IccMode};
 use tessera_image::{EncodeOptions, ReadLimits, RenderOptions};
 
 impl Config {
+    /// Where each API version is mounted (`[iiif]`), checked.
+    pub fn mounts(&self) -> Result<tessera_iiif::Mounts, tessera_iiif::MountError> {
+        tessera_iiif::Mounts::new(&self.iiif.v2_prefix, &self.iiif.v3_prefix)
+    }
+
+    /// The output limits of IIIF requests (`[limits]`).
     pub fn iiif_limits(&self) -> tessera_iiif::Limits {
         tessera_iiif::Limits {
             max_width: self.limits.max_width,

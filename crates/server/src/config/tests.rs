@@ -26,6 +26,37 @@ fn the_example_config_parses() {
     assert_eq!(config.server.max_connections, 1024);
     assert_eq!(config.server.header_read_timeout_secs, 10.0);
     assert!(config.server.trusted_proxies.is_empty());
+    assert_eq!(config.mounts().unwrap(), tessera_iiif::Mounts::default());
+}
+
+#[test]
+fn mounts_and_rule_info_templates_are_checked() {
+    let load = |pairs: &[(&str, &str)]| Config::load(&ServeArgs::default(), env(pairs));
+    let root = load(&[("TESSERA_IIIF_V2_PREFIX", "/")]).unwrap();
+    assert_eq!(
+        root.mounts().unwrap().prefix(tessera_iiif::ApiVersion::V2),
+        ""
+    );
+    let both = load(&[
+        ("TESSERA_IIIF_V2_PREFIX", "/"),
+        ("TESSERA_IIIF_V3_PREFIX", ""),
+    ]);
+    assert!(matches!(both, Err(ConfigError::Invalid(m)) if m.contains("share one mount")));
+    let rule = |info: &str| -> Result<Config, ConfigError> {
+        let table: toml::Table =
+            format!("[[rules]]\nprefix = \"\"\nsource = \"images\"\ninfo = {info}\n")
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.validate().map(|()| config)
+    };
+    assert!(rule(r#"{ rights = "https://rightsstatements.org/vocab/InC/1.0/" }"#).is_ok());
+    let bad = rule(r#"{ seeAlso = [{ id = "https://doi.org/$1" }] }"#);
+    assert!(
+        matches!(bad, Err(ConfigError::Invalid(m)) if m.contains("rules[0].info: seeAlso[0].type"))
+    );
 }
 
 #[test]

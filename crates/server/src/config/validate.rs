@@ -6,6 +6,16 @@ impl Config {
     /// Refuse what cannot work, with the key's name.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Err(e) = self.mounts() {
+            return bad(e.to_string());
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let Some(info) = &rule.info {
+                if let Err(e) = tessera_iiif::InfoExtras::from_json(info) {
+                    return bad(format!("rules[{i}].info: {e}"));
+                }
+            }
+        }
         if !(self.limits.max_scale.is_finite() && self.limits.max_scale >= 1.0) {
             return bad(format!(
                 "limits.max_scale must be at least 1, not {}",

@@ -28,7 +28,7 @@ pub async fn forwarded(
     if !peer.is_some_and(|ip| state.trusted_proxies.contains(ip)) {
         strip(request.headers_mut());
     }
-    let iiif = request.uri().path().starts_with("/iiif/");
+    let iiif = state.mounts.split(request.uri().path()).is_some();
     let mut response = next.run(request).await;
     if iiif && state.public_base_url.is_none() {
         add_vary(response.headers_mut(), &vary_names(&state.trusted_proxies));

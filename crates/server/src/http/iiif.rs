@@ -9,28 +9,58 @@ use crate::cache::hash_hex;
 use crate::pipeline::Origin;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use tessera_iiif::{IiifPath, ImageRequest, ImageService, Target};
+use tessera_iiif::info_extras::{physdim_service, push_service};
+use tessera_iiif::{ApiVersion, IiifPath, ImageRequest, ImageService, Target};
 
-/// `GET /iiif/{version}/…`
-pub async fn handle(
+/// Every path no other route takes: a IIIF request when it is under a version's mount point
+/// (`GET`/`HEAD`, and `OPTIONS` for CORS preflights), else 404.
+pub async fn mounted(
     State(state): State<Arc<AppState>>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
+) -> Response {
+    let Some((version, rest)) = state.mounts.split(uri.path()) else {
+        return super::not_found(&state.mounts).into_response();
+    };
+    match method {
+        Method::GET | Method::HEAD => {
+            // The peer address (when the listener records it) gives each client its share of large renders.
+            let client = peer.map(|axum::Extension(ConnectInfo(addr))| addr.ip());
+            handle(&state, version, rest, &headers, client)
+                .await
+                .into_response()
+        }
+        Method::OPTIONS => super::preflight(headers).await,
+        _ => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD, OPTIONS")],
+        )
+            .into_response(),
+    }
+}
+
+/// `GET {mount}/…` of `version`, `rest` being the raw path after the mount point.
+async fn handle(
+    state: &Arc<AppState>,
+    version: ApiVersion,
+    rest: &str,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
 ) -> Result<Response, ApiError> {
-    // The peer address (when the listener records it) gives each client its share of large renders.
-    let client = peer.map(|axum::Extension(ConnectInfo(addr))| addr.ip());
-    let rest = uri.path().strip_prefix("/iiif/").unwrap_or_default();
-    let path = IiifPath::parse(rest)?;
+    let state = Arc::clone(state);
+    let path = IiifPath::parse_in(version, rest)?;
     let service_id = format!(
-        "{}/iiif/{}/{}",
-        base_url(state.public_base_url.as_deref(), &headers),
-        path.version.path_segment(),
-        path.encoded_identifier()
+        "{}{}",
+        base_url(state.public_base_url.as_deref(), headers),
+        state
+            .mounts
+            .service_path(path.version, &path.encoded_identifier())
     );
     match &path.target {
         Target::Base => {
@@ -38,7 +68,7 @@ pub async fn handle(
             let location = format!("{service_id}/info.json");
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
         }
-        Target::Info => info(state, &path, &service_id, &headers).await,
+        Target::Info => info(state, &path, &service_id, headers).await,
         Target::Image {
             region,
             size,
@@ -47,7 +77,7 @@ pub async fn handle(
         } => {
             let request =
                 ImageRequest::parse(path.version, region, size, rotation, quality_format)?;
-            image(state, &path, &service_id, request, &headers, client).await
+            image(state, &path, &service_id, request, headers, client).await
         }
     }
 }
@@ -79,7 +109,19 @@ async fn info(
         tiles: std::slice::from_ref(&advertised.tiles),
         limits: state.pipeline.limits(),
     };
-    let body = serde_json::to_string_pretty(&service.to_json(path.version))
+    let extras = state.pipeline.extras(&located)?;
+    let mut doc = service.to_json(path.version);
+    extras.extras.apply(&mut doc, path.version);
+    let physdim = described.physical.and_then(|p| p.iiif());
+    if let (Some((scale, units)), Some(object)) = (physdim, doc.as_object_mut()) {
+        if !extras.extras.has_physdim() {
+            push_service(
+                object,
+                physdim_service(path.version, service_id, scale, units),
+            );
+        }
+    }
+    let body = serde_json::to_string_pretty(&doc)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let content_type = info_content_type(path.version, headers);
     // The body depends on the request's host and Accept, so its own hash is the ETag.
@@ -88,7 +130,9 @@ async fn info(
             "\"{}\"",
             hash_hex(format!("{content_type}\n{body}").as_bytes())
         ),
-        last_modified: located.version.modified(),
+        last_modified: extras.modified.map_or(located.version.modified(), |m| {
+            m.max(located.version.modified())
+        }),
         max_age: state.info_max_age,
         vary_accept: true,
     };

@@ -35,14 +35,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         Some(_) => viewer::routes(),
         None => Router::new().route("/", get(index)),
     };
+    // The IIIF services are the fallback: every named route wins over an identifier at a root mount.
     Router::new()
-        .route("/iiif/{*rest}", get(iiif::handle).options(preflight))
         .merge(pages)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/admin/cache/purge", post(admin::purge))
-        .fallback(not_found)
+        .fallback(iiif::mounted)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             limit_url,
@@ -95,7 +95,7 @@ async fn shared_headers(mut response: Response) -> Response {
 }
 
 /// `OPTIONS`: a CORS preflight answer.
-async fn preflight(headers: HeaderMap) -> Response {
+pub(crate) async fn preflight(headers: HeaderMap) -> Response {
     let allow_headers = headers
         .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
         .cloned()
@@ -122,13 +122,27 @@ async fn preflight(headers: HeaderMap) -> Response {
 }
 
 /// `/` when the viewer is off: where to start.
-async fn index() -> &'static str {
-    "Tessera IIIF Image API server.\nImage API 3.0: /iiif/3/{identifier}/info.json\nImage API 2.1: /iiif/2/{identifier}/info.json\n"
+async fn index(State(state): State<Arc<AppState>>) -> String {
+    let m = &state.mounts;
+    format!(
+        "Tessera IIIF Image API server.\nImage API 3.0: {}/{{identifier}}/info.json\nImage API 2.1: {}/{{identifier}}/info.json\n",
+        m.prefix(tessera_iiif::ApiVersion::V3),
+        m.prefix(tessera_iiif::ApiVersion::V2)
+    )
 }
 
-async fn not_found() -> ApiError {
+/// A path that no route and no IIIF mount takes.
+pub(crate) fn not_found(mounts: &tessera_iiif::Mounts) -> ApiError {
+    let at = |v| match mounts.prefix(v) {
+        "" => "/".to_string(),
+        p => format!("{p}/"),
+    };
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "nothing here; IIIF services live under /iiif/2/ and /iiif/3/",
+        format!(
+            "nothing here; the IIIF services live under {} (2.1) and {} (3.0)",
+            at(tessera_iiif::ApiVersion::V2),
+            at(tessera_iiif::ApiVersion::V3)
+        ),
     )
 }

@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Instant;
+use tessera_iiif::Mounts;
 
 /// How a response was produced, as far as caching goes (logged and counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,26 +51,28 @@ impl Drop for InFlight {
     }
 }
 
-/// The route label of a path.
-fn route_of(path: &str) -> &'static str {
-    if let Some(rest) = path.strip_prefix("/iiif/") {
-        if rest.ends_with("/info.json") {
-            return "info";
-        }
-        // version/identifier/region/size/rotation/quality.format
-        return if rest.split('/').count() >= 6 {
-            "image"
-        } else {
-            "iiif_other"
-        };
-    }
+/// The route label of a path: Tessera's own routes first (they win over a root mount), then the
+/// IIIF mounts.
+fn route_of(mounts: &Mounts, path: &str) -> &'static str {
     match path {
-        "/metrics" => "metrics",
-        p if p.starts_with("/health/") => "health",
-        p if p.starts_with("/admin/") => "admin",
-        "/" | "/viewer" => "viewer",
-        p if p.starts_with("/viewer/") || p.starts_with("/viewer-assets/") => "viewer",
-        _ => "other",
+        "/metrics" => return "metrics",
+        p if p.starts_with("/health/") => return "health",
+        p if p.starts_with("/admin/") => return "admin",
+        "/" | "/viewer" => return "viewer",
+        p if p.starts_with("/viewer/") || p.starts_with("/viewer-assets/") => return "viewer",
+        _ => {}
+    }
+    let Some((_, rest)) = mounts.split(path) else {
+        return "other";
+    };
+    if rest.ends_with("/info.json") {
+        return "info";
+    }
+    // identifier/region/size/rotation/quality.format
+    if rest.split('/').count() >= 5 {
+        "image"
+    } else {
+        "iiif_other"
     }
 }
 
@@ -95,7 +98,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
     };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    let route = route_of(&path);
+    let route = route_of(&state.mounts, &path);
     state.metrics.request(route, status, elapsed);
     let cache = response
         .extensions()
@@ -119,9 +122,12 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
 #[cfg(test)]
 mod tests {
     use super::route_of;
+    use tessera_iiif::Mounts;
 
     #[test]
     fn routes() {
+        let m = Mounts::default();
+        let route_of = |p| route_of(&m, p);
         assert_eq!(route_of("/iiif/3/a/info.json"), "info");
         assert_eq!(route_of("/iiif/3/a/full/max/0/default.jpg"), "image");
         assert_eq!(route_of("/iiif/3/a%2Fb/full/max/0/default.jpg"), "image");
@@ -132,5 +138,17 @@ mod tests {
         assert_eq!(route_of("/viewer/a%2Fb"), "viewer");
         assert_eq!(route_of("/viewer-assets/0123/viewer.js"), "viewer");
         assert_eq!(route_of("/favicon.ico"), "other");
+    }
+
+    #[test]
+    fn routes_with_2_1_at_the_root() {
+        let m = Mounts::new("/", "/iiif/3").unwrap();
+        let route_of = |p| route_of(&m, p);
+        assert_eq!(route_of("/lax:1/a.tif/full/,1000/0/default.jpg"), "image");
+        assert_eq!(route_of("/lax:1/a.tif/info.json"), "info");
+        assert_eq!(route_of("/iiif/3/a/info.json"), "info");
+        assert_eq!(route_of("/favicon.ico"), "iiif_other");
+        assert_eq!(route_of("/health/live"), "health");
+        assert_eq!(route_of("/"), "viewer");
     }
 }

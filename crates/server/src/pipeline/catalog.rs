@@ -1,7 +1,9 @@
 //! The pipeline's seam to the sources: where an identifier may be, each candidate's version, and
 //! its bytes. [`Sources`] is the real one; a test can count or fail what passes through it.
 
-use tessera_source::{Candidate, ObjectVersion, Opened, SourceError, Sources};
+use tessera_source::{
+    Candidate, ObjectVersion, Opened, Sidecar, SidecarError, SourceError, Sources,
+};
 
 /// What the pipeline asks of the configured sources.
 pub trait Catalog: Send + Sync + std::fmt::Debug {
@@ -14,6 +16,18 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     fn version(&self, candidate: &Candidate) -> Result<ObjectVersion, SourceError>;
     /// Open the candidate for reading. Blocking.
     fn open(&self, candidate: &Candidate) -> Result<Opened, SourceError>;
+    /// The `info.json` additions template of the rule serving `identifier`, expanded (no I/O).
+    fn info_template(&self, _identifier: &str) -> Option<serde_json::Value> {
+        None
+    }
+    /// The sidecar of `object` (its name in `candidate`'s source), if it has one. Blocking: one open.
+    fn sidecar(
+        &self,
+        _candidate: &Candidate,
+        _object: &str,
+    ) -> Result<Option<Sidecar>, SidecarError> {
+        Ok(None)
+    }
 }
 
 impl Catalog for Sources {
@@ -31,5 +45,17 @@ impl Catalog for Sources {
 
     fn open(&self, candidate: &Candidate) -> Result<Opened, SourceError> {
         Sources::open(self, candidate)
+    }
+
+    fn info_template(&self, identifier: &str) -> Option<serde_json::Value> {
+        Sources::info_template(self, identifier)
+    }
+
+    fn sidecar(
+        &self,
+        candidate: &Candidate,
+        object: &str,
+    ) -> Result<Option<Sidecar>, SidecarError> {
+        Sources::sidecar(self, candidate, object)
     }
 }

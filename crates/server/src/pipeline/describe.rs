@@ -45,6 +45,7 @@ impl Pipeline {
                 dimensions: Dimensions::new(h.width, h.height),
                 format: h.format,
                 storage: reader.storage(),
+                physical: reader.physical_scale(),
             })
         })
     }

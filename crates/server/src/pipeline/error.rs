@@ -22,6 +22,9 @@ pub enum PipelineError {
     /// Admission turned the render away (overload).
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// The image's `info.json` additions (its sidecar or its rule's template) are invalid.
+    #[error("invalid info.json metadata: {0}")]
+    Metadata(String),
     /// The work died (a panic in a codec, an aborted task).
     #[error("the image could not be processed ({0})")]
     Failed(&'static str),
@@ -43,7 +46,11 @@ impl PipelineError {
         match self {
             Self::Image(e) => !matches!(**e, ImageError::Cancelled | ImageError::Encode { .. }),
             Self::Source(SourceError::Local(_)) => true,
-            Self::Source(_) | Self::Request(_) | Self::Refused(_) | Self::Failed(_) => false,
+            Self::Source(_)
+            | Self::Request(_)
+            | Self::Refused(_)
+            | Self::Metadata(_)
+            | Self::Failed(_) => false,
         }
     }
 }

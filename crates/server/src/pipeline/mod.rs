@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod coalesce;
 mod describe;
 mod error;
+mod extras;
 mod job;
 pub mod located;
 mod open;
@@ -26,6 +27,7 @@ mod tests;
 pub use blocking::contained;
 pub use catalog::Catalog;
 pub use error::PipelineError;
+pub use extras::Extras;
 pub use job::Job;
 pub use located::Located;
 pub use settings::RenderSettings;
@@ -40,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tessera_iiif::info::InfoPolicy;
 use tessera_iiif::{Dimensions, ImageRequest, Limits};
-use tessera_image::{SourceFormat, Storage};
+use tessera_image::{PhysicalScale, SourceFormat, Storage};
 
 /// What `info.json` is made of: the full size, the format, and how the source stores its pixels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub struct Described {
     pub format: SourceFormat,
     /// Stored tiling and reduced levels.
     pub storage: Storage,
+    /// The physical size of a pixel, where the file states one (for the physdim service).
+    pub physical: Option<PhysicalScale>,
 }
 
 /// Where an answer came from.

@@ -67,6 +67,7 @@ fn build_rules() -> Result<Rules, String> {
             source: "images".into(),
             key: key.map(String::from),
             alternates: alt.iter().map(|s| s.to_string()).collect(),
+            info: None,
         };
     Rules::new(&[
         rule(

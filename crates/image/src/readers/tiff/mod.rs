@@ -14,6 +14,7 @@ mod levels;
 mod lzw;
 mod ojpeg;
 mod passthrough;
+mod physical;
 mod samples;
 mod xz;
 mod ycbcr;
@@ -51,6 +52,8 @@ pub(crate) struct TiffReader {
     max_pixels: u64,
     /// The Orientation tag of the first image (1 when absent or invalid).
     orientation: u8,
+    /// The pixel size the first image states, if any.
+    physical: Option<crate::readers::physical::PhysicalScale>,
     /// Per level, the float range shown as black to white once known (a float image without
     /// SMin/SMaxSampleValue is scanned once per reader, not once per read).
     float_ranges: Vec<Option<(f64, f64)>>,
@@ -83,6 +86,7 @@ impl TiffReader {
         Ok(Self {
             header,
             source,
+            physical: physical::physical_scale(&first),
             float_ranges: vec![None; levels.len()],
             levels,
             cmyk_profile: limits.cmyk_profile,
@@ -104,6 +108,10 @@ impl ImageReader for TiffReader {
 
     fn orientation(&self) -> u8 {
         self.orientation
+    }
+
+    fn physical_scale(&self) -> Option<crate::readers::physical::PhysicalScale> {
+        self.physical
     }
 
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {

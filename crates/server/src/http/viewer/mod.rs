@@ -72,6 +72,7 @@ async fn index(
         notes: &listing.notes,
         errors: &listing.errors,
         remote_sources: state.sources.has_remote_sources(),
+        mounts: &state.mounts,
     };
     match page::index(view) {
         Some(body) => html(&state, &headers, StatusCode::OK, body),
@@ -116,7 +117,12 @@ async fn viewer(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri
         Err(e) => return html_error(&state, &headers, e.status, "Bad identifier", &e.message),
     };
     match state.pipeline.locate(&identifier).await {
-        Ok(_) => html(&state, &headers, StatusCode::OK, page::viewer(&identifier)),
+        Ok(_) => html(
+            &state,
+            &headers,
+            StatusCode::OK,
+            page::viewer(&state.mounts, &identifier),
+        ),
         Err(PipelineError::Source(SourceError::NotFound)) => html_error(
             &state,
             &headers,

@@ -3,6 +3,7 @@
 
 use super::assets;
 use super::html::{escape, fill, url_segment};
+use tessera_iiif::{ApiVersion, Mounts};
 
 const LAYOUT: &str = include_str!("templates/layout.html");
 const INDEX: &str = include_str!("templates/index.html");
@@ -31,6 +32,8 @@ pub struct IndexView<'a> {
     pub errors: &'a [String],
     /// Whether some sources are buckets or origins, which are not listed.
     pub remote_sources: bool,
+    /// Where the IIIF services are mounted.
+    pub mounts: &'a Mounts,
 }
 
 /// How many index pages `count` images take (at least one, which may be empty).
@@ -43,9 +46,12 @@ pub fn viewer_url(identifier: &str) -> String {
     format!("/viewer/{}", url_segment(identifier))
 }
 
-/// `/iiif/{version}/{identifier}/{tail}`.
-fn iiif_url(version: u8, identifier: &str, tail: &str) -> String {
-    format!("/iiif/{version}/{}/{tail}", url_segment(identifier))
+/// `{mount}/{identifier}/{tail}` of `version`: `/iiif/3/…` by default.
+fn iiif_url(mounts: &Mounts, version: ApiVersion, identifier: &str, tail: &str) -> String {
+    format!(
+        "{}/{tail}",
+        mounts.service_path(version, &url_segment(identifier))
+    )
 }
 
 fn layout(title: &str, class: &str, content: &str, scripts: &str) -> String {
@@ -71,16 +77,26 @@ pub fn index(view: IndexView<'_>) -> Option<String> {
     }
     let first = (view.page - 1) * PAGE_SIZE;
     let shown = view.identifiers.iter().skip(first).take(PAGE_SIZE);
+    let m = view.mounts;
     let cards: String = shown
         .map(|id| {
             fill(
                 CARD,
                 &[
                     ("viewer", &escape(&viewer_url(id))),
-                    ("thumb", &escape(&iiif_url(3, id, THUMBNAIL))),
+                    (
+                        "thumb",
+                        &escape(&iiif_url(m, ApiVersion::V3, id, THUMBNAIL)),
+                    ),
                     ("name", &escape(id)),
-                    ("info3", &escape(&iiif_url(3, id, "info.json"))),
-                    ("info2", &escape(&iiif_url(2, id, "info.json"))),
+                    (
+                        "info3",
+                        &escape(&iiif_url(m, ApiVersion::V3, id, "info.json")),
+                    ),
+                    (
+                        "info2",
+                        &escape(&iiif_url(m, ApiVersion::V2, id, "info.json")),
+                    ),
                 ],
             )
         })
@@ -156,18 +172,27 @@ fn pager(page: usize, pages: usize) -> String {
 }
 
 /// The viewer page of `identifier`: OpenSeadragon on its 3.0 `info.json`, with links to both.
-pub fn viewer(identifier: &str) -> String {
-    let info3 = iiif_url(3, identifier, "info.json");
+pub fn viewer(mounts: &Mounts, identifier: &str) -> String {
+    let m = mounts;
+    let info3 = iiif_url(m, ApiVersion::V3, identifier, "info.json");
     let content = fill(
         VIEWER,
         &[
             ("name", &escape(identifier)),
             ("info3", &escape(&info3)),
-            ("info2", &escape(&iiif_url(2, identifier, "info.json"))),
+            (
+                "info2",
+                &escape(&iiif_url(m, ApiVersion::V2, identifier, "info.json")),
+            ),
             ("prefix", &escape(&assets::url("images/"))),
             (
                 "full",
-                &escape(&iiif_url(3, identifier, "full/max/0/default.jpg")),
+                &escape(&iiif_url(
+                    m,
+                    ApiVersion::V3,
+                    identifier,
+                    "full/max/0/default.jpg",
+                )),
             ),
             ("osd", assets::OPENSEADRAGON_VERSION),
             (
@@ -201,6 +226,8 @@ mod tests {
         (0..n).map(|i| format!("img-{i:03}.png")).collect()
     }
 
+    static DEFAULT: std::sync::LazyLock<Mounts> = std::sync::LazyLock::new(Mounts::default);
+
     fn view(identifiers: &[String], page: usize) -> IndexView<'_> {
         IndexView {
             identifiers,
@@ -208,7 +235,24 @@ mod tests {
             notes: &[],
             errors: &[],
             remote_sources: false,
+            mounts: &DEFAULT,
         }
+    }
+
+    #[test]
+    fn urls_follow_the_mount_points() {
+        let mounts = Mounts::new("/", "/iiif/v3").unwrap();
+        let all = vec!["a.png".to_string()];
+        let html = index(IndexView {
+            mounts: &mounts,
+            ..view(&all, 1)
+        })
+        .unwrap_or_default();
+        assert!(html.contains("src=\"/iiif/v3/a.png/full/%5E!200,200/0/default.jpg\""));
+        assert!(html.contains("href=\"/a.png/info.json\""), "{html}");
+        let page = viewer(&mounts, "a.png");
+        assert!(page.contains("data-info=\"/iiif/v3/a.png/info.json\""));
+        assert!(page.contains("href=\"/a.png/info.json\""));
     }
 
     #[test]
@@ -264,7 +308,7 @@ mod tests {
             "/viewer/%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E%26%27%7B%7Bcards%7D%7D.png"
         ));
         assert!(html.contains("note &lt;b&gt;") && html.contains("Only folder sources are listed"));
-        let page = viewer(&hostile);
+        let page = viewer(&DEFAULT, &hostile);
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("<title>&lt;script&gt;"));
         assert!(page.contains(
@@ -276,7 +320,7 @@ mod tests {
 
     #[test]
     fn the_viewer_page_loads_only_embedded_scripts() {
-        let page = viewer("lax:13410/fig4.tif");
+        let page = viewer(&DEFAULT, "lax:13410/fig4.tif");
         assert!(page.contains("data-info=\"/iiif/3/lax:13410%2Ffig4.tif/info.json\""));
         assert!(page.contains("href=\"/iiif/2/lax:13410%2Ffig4.tif/info.json\""));
         for src in page.split("<script src=\"").skip(1) {
