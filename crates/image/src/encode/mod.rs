@@ -1,5 +1,6 @@
 //! One encoder per output format, chosen by [`encode`].
 
+mod avif;
 mod gif;
 mod jpeg;
 mod png;
@@ -17,6 +18,8 @@ pub struct EncodeOptions {
     pub jpeg_quality: u8,
     /// WebP quality, 0–100 (default 80).
     pub webp_quality: u8,
+    /// AVIF quality, 1–100 on ravif's scale (default 80).
+    pub avif_quality: u8,
 }
 
 impl Default for EncodeOptions {
@@ -24,6 +27,7 @@ impl Default for EncodeOptions {
         Self {
             jpeg_quality: 85,
             webp_quality: 80,
+            avif_quality: 80,
         }
     }
 }
@@ -40,5 +44,6 @@ pub fn encode(
         OutputFormat::Webp => webp::encode(raster, options.webp_quality),
         OutputFormat::Gif => gif::encode(raster),
         OutputFormat::Tif => tiff::encode(raster),
+        OutputFormat::Avif => avif::encode(raster, options.avif_quality),
     }
 }

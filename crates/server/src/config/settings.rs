@@ -57,6 +57,7 @@ impl Config {
         let encode = EncodeOptions {
             jpeg_quality: self.output.jpeg_quality,
             webp_quality: self.output.webp_quality,
+            avif_quality: self.output.avif_quality,
         };
         Ok(PipelineSettings {
             render: RenderSettings { read, encode },

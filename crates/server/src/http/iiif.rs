@@ -78,6 +78,7 @@ async fn info(
         sizes: &advertised.sizes,
         tiles: std::slice::from_ref(&advertised.tiles),
         limits: state.pipeline.limits(),
+        preferred_formats: &state.preferred_formats,
     };
     let body = serde_json::to_string_pretty(&service.to_json(path.version))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
