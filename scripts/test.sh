@@ -78,6 +78,13 @@ for tool in curl:curl nghttp:nghttp2-client openssl:openssl; do
   fi
 done
 
+# The container test (tests/py/test_container.py) builds the Dockerfile and runs it with Debian's podman (runc
+# for hosts whose cgroups crun refuses); without them it is skipped and says so.
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+  step "installing podman and runc"
+  apt_install podman runc || echo "warning: podman could not be installed; the container test will be skipped" >&2
+fi
+
 # The alert-rule tests (tests/py/test_monitoring.py) run promtool check/test rules on deploy/prometheus;
 # promtool comes with Debian's prometheus package.
 if ! command -v promtool >/dev/null 2>&1; then
