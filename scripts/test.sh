@@ -68,6 +68,23 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   apt_install nginx
 fi
 
+# HTTP/2 (tests/py/test_http2.py, test_nginx.py): Debian's curl (nghttp2 inside) for h2c and h2 over TLS,
+# nghttp (nghttp2-client) for many streams on one h2c connection (curl 7.88's --parallel with prior
+# knowledge fails every stream after the first), openssl for the proxy's self-signed certificate.
+for tool in curl:curl nghttp:nghttp2-client openssl:openssl; do
+  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+    step "installing ${tool#*:}"
+    apt_install "${tool#*:}"
+  fi
+done
+
+# The container test (tests/py/test_container.py) builds the Dockerfile and runs it with Debian's podman (runc
+# for hosts whose cgroups crun refuses); without them it is skipped and says so.
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+  step "installing podman and runc"
+  apt_install podman runc || echo "warning: podman could not be installed; the container test will be skipped" >&2
+fi
+
 # The alert-rule tests (tests/py/test_monitoring.py) run promtool check/test rules on deploy/prometheus;
 # promtool comes with Debian's prometheus package.
 if ! command -v promtool >/dev/null 2>&1; then

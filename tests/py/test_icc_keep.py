@@ -250,3 +250,23 @@ def test_gray_quality_and_gif_go_untagged(keep):
     ):
         _, im = fetch(keep, path)
         assert "icc_profile" not in im.info, path
+
+
+def test_keep_converts_where_the_output_cannot_carry_the_profile(keep, srgb):
+    """GIF, AVIF and gray renditions cannot carry the profile: under keep they are converted to sRGB
+    instead, so they show the colours the srgb setting gives, not the stored values."""
+    for path in (
+        "/iiif/3/p3-png.png/full/max/0/default.gif",
+        "/iiif/3/p3-png.png/full/max/0/default.avif",
+        "/iiif/3/p3-png.png/full/max/0/gray.png",
+    ):
+        kept = keep.client.get(path)
+        converted = srgb.client.get(path)
+        assert kept.status == converted.status == 200, path
+        a = np.asarray(Image.open(io.BytesIO(kept.body)).convert("RGB"), dtype=np.float64)
+        b = np.asarray(Image.open(io.BytesIO(converted.body)).convert("RGB"), dtype=np.float64)
+        assert np.abs(a - b).mean() < 1.0, path
+    # Where the profile is kept, the stored values differ visibly from the converted ones.
+    kept = np.asarray(Image.open(io.BytesIO(keep.client.get("/iiif/3/p3-png.png/full/max/0/default.png").body)).convert("RGB"), dtype=np.float64)
+    conv = np.asarray(Image.open(io.BytesIO(srgb.client.get("/iiif/3/p3-png.png/full/max/0/default.png").body)).convert("RGB"), dtype=np.float64)
+    assert np.abs(kept - conv).mean() > 3.0

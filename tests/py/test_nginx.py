@@ -4,6 +4,7 @@ Tessera trusts 127.0.0.1 as its proxy (server.trusted_proxies), as the shipped c
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,12 +22,28 @@ def nginx_binary() -> str | None:
     return shutil.which("nginx") or next((p for p in ["/usr/sbin/nginx"] if os.access(p, os.X_OK)), None)
 
 
-def templated(port: int, upstream: int, cache_dir: Path) -> str:
-    """The shipped config with this test's ports and cache folder; each replaced line must exist."""
+def self_signed(d: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (the browser side's TLS, for HTTP/2)."""
+    crt, key = d / "tessera.crt", d / "tessera.key"
+    out = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={HOST}",
+         "-addext", f"subjectAltName=IP:{HOST}", "-keyout", str(key), "-out", str(crt)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return crt, key
+
+
+def templated(port: int, tls_port: int, upstream: int, cache_dir: Path, cert: tuple[Path, Path]) -> str:
+    """The shipped config with this test's ports, certificate and cache folder; each replaced line must
+    exist."""
     text = SHIPPED.read_text()
     for old, new in [
         ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};"),
         ("listen 80;", f"listen {HOST}:{port};"),
+        ("listen 443 ssl http2;", f"listen {HOST}:{tls_port} ssl http2;"),
+        ("ssl_certificate /etc/nginx/tls/tessera.crt;", f"ssl_certificate {cert[0]};"),
+        ("ssl_certificate_key /etc/nginx/tls/tessera.key;", f"ssl_certificate_key {cert[1]};"),
         ("proxy_cache_path /var/cache/nginx/tessera ", f"proxy_cache_path {cache_dir} "),
     ]:
         assert text.count(old) == 1, f"{old!r} not found once in {SHIPPED}"
@@ -41,7 +58,7 @@ def nginx(trusted_server, tmp_path_factory):
     if binary is None:
         pytest.fail("nginx is not installed (scripts/test.sh installs Debian's package)", pytrace=False)
     d = tmp_path_factory.mktemp("nginx")
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     for sub in ["cache", "tmp"]:
         (d / sub).mkdir()
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -58,7 +75,7 @@ http {{
     fastcgi_temp_path {d}/tmp/fastcgi;
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
-{templated(port, server.port, d / "cache")}
+{templated(port, tls_port, server.port, d / "cache", self_signed(d))}
 }}
 """
     )
@@ -76,6 +93,7 @@ http {{
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "nginx exited"
         assert time.monotonic() < deadline, "nginx did not come up"
         time.sleep(0.1)
+    client.tls_port = tls_port
     yield client
     proc.terminate()
     proc.wait(timeout=10)
@@ -153,3 +171,23 @@ def test_admin_is_closed_and_health_is_open(nginx):
     assert nginx.request("/admin/cache/purge", "POST").status == 403
     assert nginx.get("/health/ready").status == 200
     assert nginx.get("/metrics").status == 200  # from this host only
+
+
+def test_browsers_get_http2_over_tls_with_https_ids(nginx, tmp_path):
+    """The TLS side speaks HTTP/2 (ALPN h2), as browsers need; ids then name https://."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.fail("curl is needed for this test", pytrace=False)
+    base = f"https://{HOST}:{nginx.tls_port}"
+    for path in [f"/iiif/3/{VALIDATOR_ID}/info.json", f"/iiif/3/{VALIDATOR_ID}/0,0,512,512/256,/0/default.jpg"]:
+        body = tmp_path / "body"
+        out = subprocess.run(
+            [curl, "-sS", "-k", "--http2", "-o", str(body), "-w", "%{http_version} %{http_code}", base + path],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == "2 200", (path, out.stdout)
+        if path.endswith("info.json"):
+            assert json.loads(body.read_text())["id"] == f"{base}/iiif/3/{VALIDATOR_ID}"
+        else:
+            assert body.read_bytes() == nginx.get(path).body

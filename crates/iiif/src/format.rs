@@ -16,16 +16,19 @@ pub enum OutputFormat {
     Gif,
     /// TIFF (`tif`).
     Tif,
+    /// AVIF (`avif`): AV1 in HEIF, not in 2.1's or 3.0's format table, which both leave open.
+    Avif,
 }
 
 impl OutputFormat {
     /// Every format, `jpg` and `png` (the level-2 ones) first.
-    pub const ALL: [OutputFormat; 5] = [
+    pub const ALL: [OutputFormat; 6] = [
         OutputFormat::Jpg,
         OutputFormat::Png,
         OutputFormat::Webp,
         OutputFormat::Gif,
         OutputFormat::Tif,
+        OutputFormat::Avif,
     ];
 
     /// The URL extension.
@@ -36,6 +39,7 @@ impl OutputFormat {
             OutputFormat::Webp => "webp",
             OutputFormat::Gif => "gif",
             OutputFormat::Tif => "tif",
+            OutputFormat::Avif => "avif",
         }
     }
 
@@ -47,14 +51,17 @@ impl OutputFormat {
             OutputFormat::Webp => "image/webp",
             OutputFormat::Gif => "image/gif",
             OutputFormat::Tif => "image/tiff",
+            OutputFormat::Avif => "image/avif",
         }
     }
 
     /// The widest and tallest image this format's encoder can write: 16,383 for WebP (libwebp),
+    /// 16,384 for AVIF (the widest picture of AV1 level 6, the AVIF Advanced Profile's limit),
     /// 65,535 for JPEG and GIF (16-bit sides), 2^31 - 1 for PNG, 2^32 - 1 for TIFF.
     pub fn max_side(&self) -> u32 {
         match self {
             OutputFormat::Webp => 16_383,
+            OutputFormat::Avif => 16_384,
             OutputFormat::Jpg | OutputFormat::Gif => 65_535,
             OutputFormat::Png => 0x7fff_ffff,
             OutputFormat::Tif => u32::MAX,
@@ -83,6 +90,7 @@ impl FromStr for OutputFormat {
             "webp" => OutputFormat::Webp,
             "gif" => OutputFormat::Gif,
             "tif" => OutputFormat::Tif,
+            "avif" => OutputFormat::Avif,
             _ => return Err(()),
         })
     }

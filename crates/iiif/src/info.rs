@@ -27,6 +27,8 @@ pub struct ImageService<'a> {
     pub tiles: &'a [TileSet],
     /// The server's limits.
     pub limits: &'a Limits,
+    /// `preferredFormats` (3.0 only, in this order), left out when empty.
+    pub preferred_formats: &'a [OutputFormat],
 }
 
 /// Features beyond level 2 that Tessera supports (3.0 names).
@@ -89,6 +91,14 @@ impl ImageService<'_> {
         doc.insert("extraFormats".into(), json!(extra_formats));
         doc.insert("extraQualities".into(), json!(extra_qualities));
         doc.insert("extraFeatures".into(), json!(EXTRA_FEATURES_V3));
+        if !self.preferred_formats.is_empty() {
+            let preferred: Vec<&str> = self
+                .preferred_formats
+                .iter()
+                .map(|f| f.extension())
+                .collect();
+            doc.insert("preferredFormats".into(), json!(preferred));
+        }
         Value::Object(doc)
     }
 
@@ -484,6 +494,7 @@ mod tests {
             sizes: &[],
             tiles: &tiles,
             limits: &limits,
+            preferred_formats: &[],
         };
         let v = svc.to_json(ApiVersion::V3);
         assert_eq!(v["@context"], "http://iiif.io/api/image/3/context.json");
@@ -491,9 +502,32 @@ mod tests {
         assert_eq!(v["profile"], "level2");
         assert_eq!(v["maxWidth"], 2000);
         assert_eq!(v["tiles"][0]["scaleFactors"], json!([1, 2]));
-        assert_eq!(v["extraFormats"], json!(["webp", "gif", "tif"]));
+        assert_eq!(v["extraFormats"], json!(["webp", "gif", "tif", "avif"]));
+        assert!(v.get("preferredFormats").is_none(), "{v}");
         let text = serde_json::to_string(&v).unwrap();
         assert!(text.starts_with("{\"@context\""), "{text}");
+    }
+
+    #[test]
+    fn preferred_formats_are_listed_in_order_in_3_0_only() {
+        let limits = Limits::default();
+        let svc = ImageService {
+            id: "http://x/iiif/3/a",
+            dimensions: Dimensions::new(10, 10),
+            sizes: &[],
+            tiles: &[],
+            limits: &limits,
+            preferred_formats: &[OutputFormat::Avif, OutputFormat::Webp, OutputFormat::Jpg],
+        };
+        let v3 = svc.to_json(ApiVersion::V3);
+        assert_eq!(v3["preferredFormats"], json!(["avif", "webp", "jpg"]));
+        let v2 = svc.to_json(ApiVersion::V2);
+        assert!(v2.get("preferredFormats").is_none(), "{v2}");
+        assert!(!v2.to_string().contains("preferredFormats"), "{v2}");
+        assert_eq!(
+            v2["profile"][1]["formats"],
+            json!(["jpg", "png", "webp", "gif", "tif", "avif"])
+        );
     }
 
     #[test]
@@ -505,6 +539,7 @@ mod tests {
             sizes: &[],
             tiles: &[],
             limits: &limits,
+            preferred_formats: &[OutputFormat::Webp],
         };
         let v = svc.to_json(ApiVersion::V2);
         assert_eq!(v["@id"], "http://x/iiif/2/a");

@@ -28,12 +28,23 @@ pub fn render(
     options: &RenderOptions,
 ) -> Result<Vec<u8>, ImageError> {
     let profile = reader.icc_profile();
+    // A profile is kept only where the output can carry it: not in GIF or AVIF (no slot here), and
+    // not through `gray` or `bitonal`, which would drop it. There the pixels go to sRGB instead, so
+    // the colours still show right.
+    let carries = matches!(
+        plan.format,
+        OutputFormat::Jpg | OutputFormat::Png | OutputFormat::Webp | OutputFormat::Tif
+    ) && matches!(plan.quality, Quality::Default | Quality::Color);
+    let icc = match options.icc {
+        IccMode::Keep if !carries => IccMode::ToSrgb,
+        mode => mode,
+    };
     let plain = plan.rotation == 0.0
         && !plan.mirror
         && matches!(plan.quality, Quality::Default | Quality::Color)
         && plan.format == OutputFormat::Jpg;
     // Stored bytes cannot be converted to sRGB; with `Keep`, the profile is put into them.
-    let converts = profile.is_some() && options.icc == IccMode::ToSrgb;
+    let converts = profile.is_some() && icc == IccMode::ToSrgb;
     if plain && !converts {
         if let Some(stored) = reader.stored_jpeg(plan.region, plan.size)? {
             return Ok(match &profile {
@@ -58,13 +69,13 @@ pub fn render(
     let early = pixels(&raster) < u64::from(plan.size.width) * u64::from(plan.size.height);
     let mut embed = None;
     if early {
-        embed = stage::apply(&mut raster, profile.as_ref(), options.icc);
+        embed = stage::apply(&mut raster, profile.as_ref(), icc);
         check()?;
     }
     raster = resize::resize(raster, plan.size.width, plan.size.height)?;
     check()?;
     if !early {
-        embed = stage::apply(&mut raster, profile.as_ref(), options.icc);
+        embed = stage::apply(&mut raster, profile.as_ref(), icc);
         check()?;
     }
     if plan.mirror {

@@ -24,6 +24,17 @@ pub enum Command {
     /// Manage the derivative cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Exit 0 if the server on this host answers 200 on /health/ready (a container health check).
+    Health(HealthArgs),
+}
+
+/// Options of `tessera health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server's listen address (0.0.0.0 and [::] are probed on loopback); by default the one
+    /// `TESSERA_SERVER_LISTEN` names, else 127.0.0.1:8080.
+    #[arg(long, env = "TESSERA_SERVER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
 }
 
 /// `tessera cache …`

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe;
 pub mod purge;
 pub mod serve;
 pub mod state;

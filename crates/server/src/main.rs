@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Cache(CacheCommand::Purge(args)) => {
             tessera::purge::run(&args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Health(args) => tessera::probe::run(&args).map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -43,7 +43,7 @@ pub struct KindLabels {
 /// `format`: the output format of a decode.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FormatLabels {
-    /// jpg, png, webp, gif, tif.
+    /// jpg, png, webp, gif, tif, avif.
     pub format: &'static str,
 }
 
@@ -237,7 +237,7 @@ impl Metrics {
         for reason in ["decode_slots", "pixel_budget", "queue_full", "timeout"] {
             let _ = rejected.get_or_create(&ReasonLabels { reason });
         }
-        for format in ["jpg", "png", "webp", "gif", "tif"] {
+        for format in ["jpg", "png", "webp", "gif", "tif", "avif"] {
             let _ = decodes.get_or_create(&FormatLabels { format });
         }
         Self {

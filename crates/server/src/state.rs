@@ -34,6 +34,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// Time limit per request.
     pub request_timeout: std::time::Duration,
+    /// `preferredFormats` of 3.0 `info.json` (`output.preferred_formats`), most preferred first.
+    pub preferred_formats: Vec<tessera_iiif::OutputFormat>,
     /// The viewer pages' state, when they are on (`viewer.enabled`).
     pub viewer: Option<crate::http::ViewerState>,
     /// Where each API version is mounted.
@@ -104,6 +106,9 @@ impl AppState {
             info_max_age: config.http.info_max_age,
             admin_token: config.admin.token.clone(),
             request_timeout: std::time::Duration::from_secs_f64(config.limits.request_timeout_secs),
+            preferred_formats: config
+                .preferred_formats()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
             viewer: config
                 .viewer
                 .enabled

@@ -1,5 +1,6 @@
 //! One encoder per output format, chosen by [`encode`].
 
+mod avif;
 mod gif;
 mod jpeg;
 mod png;
@@ -20,6 +21,8 @@ pub struct EncodeOptions {
     pub jpeg_quality: u8,
     /// WebP quality, 0–100 (default 80).
     pub webp_quality: u8,
+    /// AVIF quality, 1–100 on ravif's scale (default 80).
+    pub avif_quality: u8,
 }
 
 impl Default for EncodeOptions {
@@ -27,6 +30,7 @@ impl Default for EncodeOptions {
         Self {
             jpeg_quality: 85,
             webp_quality: 80,
+            avif_quality: 80,
         }
     }
 }
@@ -48,6 +52,7 @@ pub fn encode(
         OutputFormat::Webp => webp::encode(raster, options.webp_quality, icc),
         OutputFormat::Gif => gif::encode(raster),
         OutputFormat::Tif => tiff::encode(raster, icc),
+        OutputFormat::Avif => avif::encode(raster, options.avif_quality),
     }
 }
 

@@ -173,8 +173,14 @@ pub struct OutputConfig {
     pub jpeg_quality: u8,
     /// WebP quality, 1–100.
     pub webp_quality: u8,
+    /// AVIF quality, 1–100 (ravif's scale).
+    pub avif_quality: u8,
     /// Tile width and height advertised in info.json for untiled images.
     pub tile_size: u32,
+    /// `preferredFormats` of 3.0 `info.json`, most preferred first (a TOML list or one
+    /// comma-separated string); each must be a format Tessera serves. Empty: not listed.
+    #[serde(deserialize_with = "crate::http::trusted_proxies::deserialize_list")]
+    pub preferred_formats: Vec<String>,
 }
 
 impl Default for OutputConfig {
@@ -182,7 +188,9 @@ impl Default for OutputConfig {
         Self {
             jpeg_quality: 85,
             webp_quality: 80,
+            avif_quality: 80,
             tile_size: 512,
+            preferred_formats: Vec::new(),
         }
     }
 }

@@ -60,6 +60,7 @@ impl Config {
             encode: EncodeOptions {
                 jpeg_quality: self.output.jpeg_quality,
                 webp_quality: self.output.webp_quality,
+                avif_quality: self.output.avif_quality,
             },
             icc: match self.colour.icc {
                 IccSetting::Srgb => IccMode::ToSrgb,

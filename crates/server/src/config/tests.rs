@@ -20,6 +20,8 @@ fn the_example_config_parses() {
     };
     let config = Config::load(&args, []).unwrap();
     assert_eq!(config.output.jpeg_quality, 85);
+    assert_eq!(config.output.avif_quality, 80);
+    assert!(config.output.preferred_formats.is_empty());
     assert_eq!(config.http.info_max_age, 3_600);
     assert_eq!(config.cache.max_files, 1_000_000);
     assert_eq!(config.server.shutdown_grace_secs, 30.0);
@@ -225,4 +227,51 @@ fn the_output_area_is_limited_by_default_and_zero_turns_it_off() {
     .unwrap();
     assert_eq!(config.iiif_limits().max_area, None);
     assert_eq!(config.limits.large_renders_per_client, 3);
+}
+
+#[test]
+fn preferred_formats_are_read_in_order_from_a_list_or_a_variable_and_must_be_served() {
+    use tessera_iiif::OutputFormat;
+    let config = Config::load(&ServeArgs::default(), []).unwrap();
+    assert!(config.preferred_formats().unwrap().is_empty());
+    assert_eq!(config.output.avif_quality, 80);
+    let config = Config::load(
+        &ServeArgs::default(),
+        env(&[("TESSERA_OUTPUT_PREFERRED_FORMATS", "avif, webp,jpg")]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.preferred_formats().unwrap(),
+        [OutputFormat::Avif, OutputFormat::Webp, OutputFormat::Jpg]
+    );
+    let config = Config::load(
+        &ServeArgs::default(),
+        env(&[("TESSERA_OUTPUT_PREFERRED_FORMATS", "[\"png\"]")]),
+    )
+    .unwrap();
+    assert_eq!(config.preferred_formats().unwrap(), [OutputFormat::Png]);
+    for (value, needle) in [
+        ("jp2", "\"jp2\" is not a format Tessera serves"),
+        ("webp,JPG", "\"JPG\" is not a format"),
+        ("webp,webp", "lists \"webp\" twice"),
+    ] {
+        let err = Config::load(
+            &ServeArgs::default(),
+            env(&[("TESSERA_OUTPUT_PREFERRED_FORMATS", value)]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("output.preferred_formats"), "{err}");
+        assert!(err.contains(needle), "{value}: {err}");
+    }
+    let err = Config::load(
+        &ServeArgs::default(),
+        env(&[("TESSERA_OUTPUT_AVIF_QUALITY", "0")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("output.avif_quality must be from 1 to 100"),
+        "{err}"
+    );
 }

@@ -1,8 +1,32 @@
 //! Values that parse but cannot work are refused, naming the key.
 
+use tessera_iiif::OutputFormat;
+
 use super::{Config, ConfigError};
 
 impl Config {
+    /// `output.preferred_formats` as formats, in order; an entry Tessera does not serve, or one
+    /// given twice, is refused.
+    pub fn preferred_formats(&self) -> Result<Vec<OutputFormat>, ConfigError> {
+        let mut formats = Vec::new();
+        for name in &self.output.preferred_formats {
+            let format: OutputFormat = name.parse().map_err(|()| {
+                let served: Vec<&str> = OutputFormat::ALL.iter().map(|f| f.extension()).collect();
+                ConfigError::Invalid(format!(
+                    "output.preferred_formats: {name:?} is not a format Tessera serves ({})",
+                    served.join(", ")
+                ))
+            })?;
+            if formats.contains(&format) {
+                return Err(ConfigError::Invalid(format!(
+                    "output.preferred_formats lists {name:?} twice"
+                )));
+            }
+            formats.push(format);
+        }
+        Ok(formats)
+    }
+
     /// Refuse what cannot work, with the key's name.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
@@ -25,11 +49,13 @@ impl Config {
         for (name, q) in [
             ("output.jpeg_quality", self.output.jpeg_quality),
             ("output.webp_quality", self.output.webp_quality),
+            ("output.avif_quality", self.output.avif_quality),
         ] {
             if !(1..=100).contains(&q) {
                 return bad(format!("{name} must be from 1 to 100, not {q}"));
             }
         }
+        self.preferred_formats()?;
         if self.output.tile_size < 16 {
             return bad(format!(
                 "output.tile_size must be at least 16, not {}",

@@ -217,14 +217,39 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     }
 }
 
+/// Give an HTTP/2 request the `Host` header that HTTP/1.1 requests carry: HTTP/2 clients send the
+/// host as the `:authority` pseudo-header (RFC 9113, 8.3.1), which hyper puts in the URI, and ids and
+/// links are built from `Host`. A request that has a `Host` already keeps it.
+fn host_from_authority<B>(request: &mut hyper::Request<B>) {
+    if request.headers().contains_key(hyper::header::HOST) {
+        return;
+    }
+    let value = request
+        .uri()
+        .authority()
+        .and_then(|a| hyper::header::HeaderValue::from_str(a.as_str()).ok());
+    if let Some(value) = value {
+        request.headers_mut().insert(hyper::header::HOST, value);
+    }
+}
+
 /// The HTTP/1.1 + HTTP/2 connection builder Tessera uses. hyper's own HTTP/1 header timer is off: it
 /// would also cut idle keep-alive connections at the header timeout; the watchdog does both jobs.
 pub fn builder() -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().header_read_timeout(None).keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    // Cleartext HTTP/2 with prior knowledge (what the spec suggests for viewers fetching many tiles
+    // at once, and what an HTTP/2 proxy sends): up to 128 requests in flight on one connection,
+    // each a request like any other for admission and timeouts.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
     builder
 }
+
+/// Concurrent HTTP/2 streams one connection may open (browsers open up to about 100).
+const MAX_STREAMS_PER_CONNECTION: u32 = 128;
 
 /// Serve `stream` from `peer` with `router` until the client closes it, the watchdog cuts it (its reason
 /// is returned), or `stop` turns true (then it is shut down gracefully: running requests finish).
@@ -247,6 +272,7 @@ where
     let requests = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        host_from_authority(&mut request);
         let guard = requests.request();
         let router = router.clone();
         async move {
@@ -292,6 +318,24 @@ mod tests {
         header_read: Duration::from_secs(10),
         idle: Duration::from_secs(60),
     };
+
+    #[test]
+    fn an_http2_authority_becomes_the_host_and_an_existing_host_is_kept() {
+        let mut h2 = hyper::Request::get("http://img.example.org:8443/iiif/3/a/info.json")
+            .body(())
+            .unwrap();
+        host_from_authority(&mut h2);
+        assert_eq!(h2.headers()[hyper::header::HOST], "img.example.org:8443");
+        let mut h1 = hyper::Request::get("/iiif/3/a/info.json")
+            .header(hyper::header::HOST, "a.org")
+            .body(())
+            .unwrap();
+        host_from_authority(&mut h1);
+        assert_eq!(h1.headers()[hyper::header::HOST], "a.org");
+        let mut bare = hyper::Request::get("/x").body(()).unwrap();
+        host_from_authority(&mut bare);
+        assert!(!bare.headers().contains_key(hyper::header::HOST));
+    }
 
     #[test]
     fn a_new_connection_must_send_a_request_within_the_header_timeout() {

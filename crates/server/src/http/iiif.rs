@@ -108,6 +108,7 @@ async fn info(
         sizes: &advertised.sizes,
         tiles: std::slice::from_ref(&advertised.tiles),
         limits: state.pipeline.limits(),
+        preferred_formats: &state.preferred_formats,
     };
     let extras = state.pipeline.extras(&located)?;
     let mut doc = service.to_json(path.version);

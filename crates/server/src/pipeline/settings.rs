@@ -33,6 +33,7 @@ impl RenderSettings {
                         EncodeOptions {
                             jpeg_quality,
                             webp_quality,
+                            avif_quality,
                         },
                     icc,
                 },
@@ -44,7 +45,7 @@ impl RenderSettings {
             IccMode::Keep => "keep-tagged",
         };
         format!(
-            "q{jpeg_quality}w{webp_quality}-{icc}-o{}-{}",
+            "q{jpeg_quality}w{webp_quality}a{avif_quality}-{icc}-o{}-{}",
             u8::from(auto_orient),
             cmyk_profile_tag(cmyk_profile),
         )
@@ -67,13 +68,16 @@ mod tests {
     fn every_output_setting_changes_the_fingerprint_and_the_budget_does_not() {
         let base = RenderSettings::default();
         let f = base.fingerprint();
-        assert_eq!(f, "q85w80-srgb-o1-cmyk-builtin");
+        assert_eq!(f, "q85w80a80-srgb-o1-cmyk-builtin");
         let mut changed = Vec::new();
         let mut s = base;
         s.output.encode.jpeg_quality = s.output.encode.jpeg_quality.wrapping_add(1);
         changed.push(s);
         let mut s = base;
         s.output.encode.webp_quality = s.output.encode.webp_quality.wrapping_add(1);
+        changed.push(s);
+        let mut s = base;
+        s.output.encode.avif_quality = s.output.encode.avif_quality.wrapping_add(1);
         changed.push(s);
         let mut s = base;
         s.output.icc = IccMode::Keep;
