@@ -54,12 +54,42 @@ impl Tier {
     }
 }
 
+/// At most this many bytes of finished `info.json` bodies are kept.
+const INFO_BODY_BYTES: u64 = 16 << 20;
+
+/// A finished `info.json` response body and its ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoBody {
+    /// The document, as sent.
+    pub body: Bytes,
+    /// Its strong ETag.
+    pub etag: String,
+}
+
+/// The key of a finished `info.json`: everything its bytes depend on. The object's group comes
+/// first (purged with it); then its version, the extras' stamp, and the request's side (the
+/// service id, which holds the identifier, host and mount; the API version; the content type).
+pub fn info_body_key(
+    group: &str,
+    version: SourceVersion,
+    extras_stamp: u64,
+    service_id: &str,
+    api: &str,
+    content_type: &str,
+) -> String {
+    format!(
+        "{group}\n{}-{}-{:x}\n{extras_stamp:x}\n{api}\n{content_type}\n{service_id}",
+        version.mtime_ns, version.size, version.tag
+    )
+}
+
 /// Every cache the server keeps.
 #[derive(Debug)]
 pub struct Caches {
     memory: MemoryCache,
     disk: Option<Arc<DiskCache>>,
     info: Mutex<Lru<(String, SourceVersion), Described>>,
+    info_bodies: Mutex<Lru<String, InfoBody>>,
     metrics: Arc<Metrics>,
 }
 
@@ -89,6 +119,7 @@ impl Caches {
             ),
             disk,
             info: Mutex::new(Lru::new(u64::MAX, config.info_entries)),
+            info_bodies: Mutex::new(Lru::new(INFO_BODY_BYTES, config.info_entries)),
             metrics,
         })
     }
@@ -140,8 +171,31 @@ impl Caches {
         let _ = info.insert((group, version), described, 1);
     }
 
+    /// A finished `info.json` body and its ETag, by [`info_body_key`].
+    pub fn info_body(&self, key: &str) -> Option<InfoBody> {
+        let mut bodies = self
+            .info_bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        bodies.get(&key.to_string()).cloned()
+    }
+
+    /// Remember a finished `info.json` body and its ETag.
+    pub fn put_info_body(&self, key: String, body: InfoBody) {
+        let weight = (key.len() + body.body.len() + body.etag.len()) as u64;
+        let mut bodies = self
+            .info_bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let _ = bodies.insert(key, body, weight);
+    }
+
     /// Remove everything cached for `group`, or everything when `None`.
     pub async fn purge(&self, group: Option<&str>) -> Purged {
+        self.info_bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove_where(|k, _| group.is_none_or(|want| k.split('\n').next() == Some(want)));
         self.memory.purge(group);
         self.info
             .lock()
@@ -158,5 +212,57 @@ impl Caches {
         let (memory, _) = self.memory.usage();
         let (disk, files) = self.disk.as_ref().map_or((0, 0), |d| d.usage());
         (memory, disk, files as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CacheConfig;
+
+    #[tokio::test]
+    async fn info_bodies_are_keyed_by_everything_they_depend_on_and_purged_by_group() {
+        let caches =
+            Caches::new(&CacheConfig::default(), Arc::new(Metrics::new())).expect("caches");
+        let v = SourceVersion {
+            mtime_ns: 1,
+            size: 2,
+            tag: 3,
+        };
+        let key = |group, stamp, id| info_body_key(group, v, stamp, id, "3", "application/ld+json");
+        let body = |text: &'static str| InfoBody {
+            body: Bytes::from_static(text.as_bytes()),
+            etag: format!("\"{text}\""),
+        };
+        caches.put_info_body(key("g1", 0, "http://a/iiif/3/x"), body("one"));
+        caches.put_info_body(key("g2", 0, "http://a/iiif/3/y"), body("two"));
+        assert_eq!(
+            caches.info_body(&key("g1", 0, "http://a/iiif/3/x")),
+            Some(body("one"))
+        );
+        // Another host, another sidecar, another version: other keys.
+        assert!(caches
+            .info_body(&key("g1", 0, "http://b/iiif/3/x"))
+            .is_none());
+        assert!(caches
+            .info_body(&key("g1", 7, "http://a/iiif/3/x"))
+            .is_none());
+        let other = info_body_key(
+            "g1",
+            SourceVersion { tag: 4, ..v },
+            0,
+            "http://a/iiif/3/x",
+            "3",
+            "application/ld+json",
+        );
+        assert!(caches.info_body(&other).is_none());
+        caches.purge(Some("g1")).await;
+        assert!(caches
+            .info_body(&key("g1", 0, "http://a/iiif/3/x"))
+            .is_none());
+        assert_eq!(
+            caches.info_body(&key("g2", 0, "http://a/iiif/3/y")),
+            Some(body("two"))
+        );
     }
 }

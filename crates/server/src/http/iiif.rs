@@ -5,12 +5,13 @@ use super::conditional::Validators;
 use super::error::ApiError;
 use super::negotiate::info_content_type;
 use super::observe::Outcome;
-use crate::cache::hash_hex;
-use crate::pipeline::Origin;
+use crate::cache::{hash_hex, info_body_key, InfoBody};
+use crate::pipeline::{Described, Extras, Origin};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tessera_iiif::info_extras::{physdim_service, push_service};
@@ -101,36 +102,28 @@ async fn info(
 ) -> Result<Response, ApiError> {
     let located = state.pipeline.locate(&path.identifier).await?;
     let (described, origin) = state.pipeline.describe(&located).await?;
-    let advertised = state.pipeline.advertise(&described);
-    let service = ImageService {
-        id: service_id,
-        dimensions: described.dimensions,
-        sizes: &advertised.sizes,
-        tiles: std::slice::from_ref(&advertised.tiles),
-        limits: state.pipeline.limits(),
-        preferred_formats: &state.preferred_formats,
-    };
     let extras = state.pipeline.extras(&located)?;
-    let mut doc = service.to_json(path.version);
-    extras.extras.apply(&mut doc, path.version);
-    let physdim = described.physical.and_then(|p| p.iiif());
-    if let (Some((scale, units)), Some(object)) = (physdim, doc.as_object_mut()) {
-        if !extras.extras.has_physdim() {
-            push_service(
-                object,
-                physdim_service(path.version, service_id, scale, units),
-            );
-        }
-    }
-    let body = serde_json::to_string_pretty(&doc)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let content_type = info_content_type(path.version, headers);
-    // The body depends on the request's host and Accept, so its own hash is the ETag.
+    // The finished document is kept: viewers ask for it again and again, and it is the same bytes
+    // until the object, its extras or the request's side (id, version, type) change.
+    let key = info_body_key(
+        &located.group,
+        located.version,
+        extras.stamp,
+        service_id,
+        path.version.path_segment(),
+        &content_type,
+    );
+    let InfoBody { body, etag } = match state.pipeline.caches().info_body(&key) {
+        Some(done) => done,
+        None => {
+            let done = info_document(&state, path, service_id, &described, &extras, &content_type)?;
+            state.pipeline.caches().put_info_body(key, done.clone());
+            done
+        }
+    };
     let validators = Validators {
-        etag: format!(
-            "\"{}\"",
-            hash_hex(format!("{content_type}\n{body}").as_bytes())
-        ),
+        etag,
         last_modified: extras.modified.map_or(located.version.modified(), |m| {
             m.max(located.version.modified())
         }),
@@ -159,6 +152,49 @@ async fn info(
         origin.into()
     });
     Ok(response)
+}
+
+/// The `info.json` document of a described image, with its extras and physdim service, as sent
+/// (pretty JSON) and its ETag: the hash of the body and its content type, since the body depends on
+/// the request's host and Accept.
+fn info_document(
+    state: &AppState,
+    path: &IiifPath,
+    service_id: &str,
+    described: &Described,
+    extras: &Extras,
+    content_type: &str,
+) -> Result<InfoBody, ApiError> {
+    let advertised = state.pipeline.advertise(described);
+    let service = ImageService {
+        id: service_id,
+        dimensions: described.dimensions,
+        sizes: &advertised.sizes,
+        tiles: std::slice::from_ref(&advertised.tiles),
+        limits: state.pipeline.limits(),
+        preferred_formats: &state.preferred_formats,
+    };
+    let mut doc = service.to_json(path.version);
+    extras.extras.apply(&mut doc, path.version);
+    let physdim = described.physical.and_then(|p| p.iiif());
+    if let (Some((scale, units)), Some(object)) = (physdim, doc.as_object_mut()) {
+        if !extras.extras.has_physdim() {
+            push_service(
+                object,
+                physdim_service(path.version, service_id, scale, units),
+            );
+        }
+    }
+    let body = serde_json::to_string_pretty(&doc)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let etag = format!(
+        "\"{}\"",
+        hash_hex(format!("{content_type}\n{body}").as_bytes())
+    );
+    Ok(InfoBody {
+        body: Bytes::from(body),
+        etag,
+    })
 }
 
 /// An image request: locate, describe and plan it as a job, answer 304 when the client has it,

@@ -14,6 +14,8 @@ pub struct Extras {
     pub extras: InfoExtras,
     /// The sidecar's modification time, when there is one (it bounds `Last-Modified`).
     pub modified: Option<SystemTime>,
+    /// A hash of the sidecar's bytes and time (0 without one): equal stamps, equal extras.
+    pub stamp: u64,
 }
 
 impl Pipeline {
@@ -30,6 +32,7 @@ impl Pipeline {
             return Ok(Extras {
                 extras: template,
                 modified: None,
+                stamp: 0,
             });
         };
         let sidecar = self
@@ -40,6 +43,7 @@ impl Pipeline {
             return Ok(Extras {
                 extras: template,
                 modified: None,
+                stamp: 0,
             });
         };
         let bad = |why: String| PipelineError::Metadata(format!("sidecar {}: {why}", sidecar.name));
@@ -47,9 +51,12 @@ impl Pipeline {
             serde_json::from_slice(&sidecar.bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
         let own = InfoExtras::from_json(&value).map_err(|e| bad(e.to_string()))?;
         let secs = u64::try_from(sidecar.modified_ns / 1_000_000_000).unwrap_or(u64::MAX);
+        let mut stamped = sidecar.bytes.clone();
+        stamped.extend_from_slice(&sidecar.modified_ns.to_le_bytes());
         Ok(Extras {
             extras: template.overlaid_by(own),
             modified: Some(UNIX_EPOCH + Duration::from_secs(secs)),
+            stamp: crate::cache::hash_u64(&stamped).max(1),
         })
     }
 }
