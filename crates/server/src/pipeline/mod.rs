@@ -18,6 +18,7 @@ mod extras;
 mod job;
 pub mod located;
 mod open;
+mod open_failures;
 pub mod reader_pool;
 mod render;
 mod settings;
@@ -43,6 +44,9 @@ use std::time::Duration;
 use tessera_iiif::info::InfoPolicy;
 use tessera_iiif::{Dimensions, ImageRequest, Limits};
 use tessera_image::{PhysicalScale, SourceFormat, Storage};
+
+/// How many objects known not to open are remembered.
+const OPEN_FAILURES_KEPT: usize = 4096;
 
 /// What `info.json` is made of: the full size, the format, and how the source stores its pixels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +97,7 @@ pub struct Pipeline {
     fingerprint: Arc<str>,
     caches: Caches,
     readers: ReaderPool,
+    open_failures: open_failures::OpenFailures,
     headers: Coalescer<String, Result<Described, PipelineError>>,
     renders: Coalescer<String, Result<Arc<Entry>, PipelineError>>,
     admission: Admission,
@@ -112,6 +117,7 @@ impl Pipeline {
             catalog,
             fingerprint: settings.render.fingerprint().into(),
             readers: ReaderPool::new(settings.open_readers, 4),
+            open_failures: open_failures::OpenFailures::new(OPEN_FAILURES_KEPT),
             settings,
             caches,
             headers: Coalescer::default(),

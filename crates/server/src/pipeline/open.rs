@@ -23,8 +23,13 @@ pub fn with_image<T>(
         if matches!(object.version, Err(SourceError::NotFound)) {
             continue;
         }
-        // The version found when locating: a reader kept open for it is used without a new lookup.
+        // The version found when locating: a reader kept open for it is used without a new lookup,
+        // and an object known not to open at this version is not opened again.
         let mut tag = object.version.as_ref().ok().map(|v| v.tag.clone());
+        if let Some(e) = tag.as_deref().and_then(|t| pipeline.open_failures.get(t)) {
+            last = e;
+            continue;
+        }
         let pooled = tag.as_deref().and_then(|t| pipeline.readers.take(t));
         let (opened, failure, kind) = match pooled {
             Some(pooled) => (Ok(pooled.reader), pooled.failure, pooled.kind),
@@ -54,6 +59,7 @@ pub fn with_image<T>(
                 )
             }
         };
+        let open_failed = opened.is_err();
         let result = opened.and_then(|mut reader| {
             let value = work(reader.as_mut())?;
             Ok((value, reader))
@@ -89,6 +95,9 @@ pub fn with_image<T>(
             }
             Err(e) if e.is_undecodable() => {
                 moving_on(located, object, &e);
+                if let (true, Some(tag)) = (open_failed, tag) {
+                    pipeline.open_failures.remember(tag, e.clone());
+                }
                 last = e;
             }
             Err(e) => return Err(e),

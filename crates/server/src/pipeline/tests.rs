@@ -15,6 +15,7 @@ use tessera_source::{Candidate, ObjectVersion, Opened, SourceError, Sources};
 struct Counting {
     inner: Sources,
     versions: Mutex<HashMap<String, usize>>,
+    opens: Mutex<HashMap<String, usize>>,
 }
 
 impl Counting {
@@ -28,6 +29,13 @@ impl Counting {
 
     fn counts(&self) -> HashMap<String, usize> {
         self.versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn opened(&self) -> HashMap<String, usize> {
+        self.opens
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
@@ -53,6 +61,12 @@ impl Catalog for Counting {
     }
 
     fn open(&self, candidate: &Candidate) -> Result<Opened, SourceError> {
+        let mut o = self
+            .opens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *o.entry(candidate.key.clone()).or_default() += 1;
+        drop(o);
         self.inner.open(candidate)
     }
 }
@@ -97,6 +111,7 @@ fn pipeline(dir: &std::path::Path) -> (Arc<Pipeline>, Arc<Counting>) {
     let counting = Arc::new(Counting {
         inner: sources,
         versions: Mutex::default(),
+        opens: Mutex::default(),
     });
     let caches = Caches::new(&config.cache, Arc::clone(&metrics)).expect("caches");
     let pipeline = Pipeline::new(
@@ -154,6 +169,31 @@ async fn a_corrupt_object_passes_to_the_alternate_for_describe_and_render() {
     let (described, _) = pipeline.describe(&located).await.expect("described");
     assert_eq!(described.dimensions, Dimensions::new(300, 200));
     assert_eq!(described.format, SourceFormat::Png);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_that_does_not_open_is_not_opened_again_at_the_same_version() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (pipeline, counting) = pipeline(dir.path());
+    for region in ["full", "0,0,100,100", "10,10,50,50"] {
+        let entry = one_image_request(&pipeline, region).await;
+        assert_eq!(entry.media_type, "image/png");
+    }
+    // The corrupt TIFF was opened once; the PNG once too (then kept open between requests).
+    let once: HashMap<String, usize> = [("fig.tif", 1), ("fig.png", 1)]
+        .map(|(k, n)| (k.to_string(), n))
+        .into();
+    assert_eq!(counting.opened(), once);
+    // A replaced TIFF (another size) is a new version: it is tried again.
+    let png = std::fs::read(dir.path().join("images/fig.png")).expect("read");
+    std::fs::write(
+        dir.path().join("images/fig.tif"),
+        b"II*\x00still not a tiff",
+    )
+    .expect("write");
+    let _ = png;
+    one_image_request(&pipeline, "0,0,20,20").await;
+    assert_eq!(counting.opened().get("fig.tif"), Some(&2));
 }
 
 #[test]
