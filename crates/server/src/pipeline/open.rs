@@ -6,7 +6,7 @@ use super::error::PipelineError;
 use super::located::Located;
 use super::reader_pool::Pooled;
 use super::Pipeline;
-use tessera_image::ImageReader;
+use tessera_image::{ImageError, ImageReader};
 use tessera_source::SourceError;
 
 /// Open `located` and run `work` on a reader of the first object that can answer, as the rule's
@@ -95,7 +95,10 @@ pub fn with_image<T>(
             }
             Err(e) if e.is_undecodable() => {
                 moving_on(located, object, &e);
-                if let (true, Some(tag)) = (open_failed, tag) {
+                // An I/O error may pass; what the bytes themselves say does not, at this version.
+                let lasting =
+                    !matches!(&e, PipelineError::Image(i) if matches!(**i, ImageError::Io(_)));
+                if let (true, true, Some(tag)) = (open_failed, lasting, tag) {
                     pipeline.open_failures.remember(tag, e.clone());
                 }
                 last = e;
