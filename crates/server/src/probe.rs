@@ -1,14 +1,15 @@
 //! `tessera health`: ask a running server's `/health/ready` and exit 0 only on a 200, for container
 //! health checks in images that have no shell or HTTP client.
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::HealthArgs;
+use ureq::Agent;
 
-/// How long connecting, sending and reading may each take.
+/// How long the whole probe may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Probe the server listening on `args.listen` (an unspecified address means this host).
@@ -33,49 +34,49 @@ fn loopback_for(listen: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, listen.port())
 }
 
-/// The status code of `GET /health/ready` at `addr` (HTTP/1.0, so the server closes after answering).
+/// The status code of `GET /health/ready` at `addr`, through the HTTP client `tessera check --server`
+/// uses as well.
 fn ready_status(addr: SocketAddr) -> io::Result<u16> {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    stream.set_read_timeout(Some(TIMEOUT))?;
-    stream.set_write_timeout(Some(TIMEOUT))?;
-    write!(
-        stream,
-        "GET /health/ready HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut head = [0u8; 64];
-    let mut len = 0;
-    while len < 12 {
-        let n = stream.read(&mut head[len..])?;
-        if n == 0 {
-            break;
-        }
-        len += n;
-    }
-    parse_status(&head[..len]).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("http://{addr}/health/ready: not an HTTP response"),
-        )
-    })
-}
-
-/// The code of a status line such as `HTTP/1.1 200 OK`.
-fn parse_status(head: &[u8]) -> Option<u16> {
-    let line = std::str::from_utf8(head.get(..12)?).ok()?;
-    let code = line.strip_prefix("HTTP/1.")?.get(2..5)?;
-    code.parse().ok()
+    let agent: Agent = Agent::config_builder()
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://{addr}/health/ready");
+    let response = agent
+        .get(&url)
+        .call()
+        .map_err(|e| io::Error::other(format!("{url}: {e}")))?;
+    Ok(response.status().as_u16())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A one-shot server on 127.0.0.1 that answers its first connection with `reply`.
+    fn answering(reply: &'static [u8]) -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                let _ = stream.write_all(reply);
+            }
+        });
+        addr
+    }
+
     #[test]
     fn status_lines_are_read_and_anything_else_is_not() {
-        assert_eq!(parse_status(b"HTTP/1.1 200 OK\r\n"), Some(200));
-        assert_eq!(parse_status(b"HTTP/1.0 503 Service Unavailable"), Some(503));
-        assert_eq!(parse_status(b"SSH-2.0-OpenSSH"), None);
-        assert_eq!(parse_status(b"HTTP/1.1"), None);
+        let ok = answering(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        assert_eq!(ready_status(ok).unwrap(), 200);
+        let draining = answering(b"HTTP/1.0 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(ready_status(draining).unwrap(), 503);
+        assert!(ready_status(answering(b"SSH-2.0-OpenSSH\r\n")).is_err());
+        assert!(ready_status(answering(b"HTTP/1.1")).is_err());
     }
 
     #[test]
