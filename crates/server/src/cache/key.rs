@@ -24,6 +24,13 @@ impl From<&tessera_source::ObjectVersion> for SourceVersion {
     }
 }
 
+/// The version as key text: `mtime-size-tag` (tag in hex), the one form every key uses.
+impl std::fmt::Display for SourceVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}-{:x}", self.mtime_ns, self.size, self.tag)
+    }
+}
+
 impl SourceVersion {
     /// The modification time, for `Last-Modified` (whole seconds, as HTTP dates carry).
     pub fn modified(&self) -> SystemTime {
@@ -50,11 +57,7 @@ pub struct CacheKey {
 impl CacheKey {
     /// The key of `canonical` (`region/size/rotation/quality.format`) for API `version` of a source.
     pub fn new(version: &str, group: &str, source: SourceVersion, canonical: &str) -> Self {
-        let text = format!(
-            "{version} {group} {}-{}-{:x} {canonical}",
-            source.mtime_ns, source.size, source.tag
-        )
-        .replace(['\n', '\r'], " ");
+        let text = format!("{version} {group} {source} {canonical}").replace(['\n', '\r'], " ");
         Self {
             group: group.to_string(),
             text,

@@ -77,10 +77,7 @@ pub fn info_body_key(
     api: &str,
     content_type: &str,
 ) -> String {
-    format!(
-        "{group}\n{}-{}-{:x}\n{extras_stamp:x}\n{api}\n{content_type}\n{service_id}",
-        version.mtime_ns, version.size, version.tag
-    )
+    format!("{group}\n{version}\n{extras_stamp:x}\n{api}\n{content_type}\n{service_id}")
 }
 
 /// Every cache the server keeps.

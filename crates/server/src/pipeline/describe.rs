@@ -18,8 +18,7 @@ impl Pipeline {
         if let Some(described) = self.caches.info(&located.group, located.version) {
             return Ok((described, Origin::Cache));
         }
-        let v = located.version;
-        let key = format!("{}\n{}-{}-{}", located.group, v.mtime_ns, v.size, v.tag);
+        let key = format!("{}\n{}", located.group, located.version);
         let (this, located) = (Arc::clone(self), Arc::clone(located));
         let (result, role) = self
             .headers
