@@ -168,13 +168,18 @@ impl Caches {
         let _ = info.insert((group, version), described, 1);
     }
 
-    /// A finished `info.json` body and its ETag, by [`info_body_key`].
+    /// A finished `info.json` body and its ETag, by [`info_body_key`]. A hit counts as an info-tier
+    /// hit (the image's description was not needed); a miss is counted by the description's lookup.
     pub fn info_body(&self, key: &str) -> Option<InfoBody> {
         let mut bodies = self
             .info_bodies
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        bodies.get(&key.to_string()).cloned()
+        let hit = bodies.get(&key.to_string()).cloned();
+        if hit.is_some() {
+            self.metrics.cache_hit_info();
+        }
+        hit
     }
 
     /// Remember a finished `info.json` body and its ETag.

@@ -101,7 +101,6 @@ async fn info(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let located = state.pipeline.locate(&path.identifier).await?;
-    let (described, origin) = state.pipeline.describe(&located).await?;
     let extras = state.pipeline.extras(&located)?;
     let content_type = info_content_type(path.version, headers);
     // The finished document is kept: viewers ask for it again and again, and it is the same bytes
@@ -114,12 +113,14 @@ async fn info(
         path.version.path_segment(),
         &content_type,
     );
-    let InfoBody { body, etag } = match state.pipeline.caches().info_body(&key) {
-        Some(done) => done,
+    // The image is described (its header read, or found in the info cache) only to build it anew.
+    let (InfoBody { body, etag }, origin) = match state.pipeline.caches().info_body(&key) {
+        Some(done) => (done, Origin::Cache),
         None => {
+            let (described, origin) = state.pipeline.describe(&located).await?;
             let done = info_document(&state, path, service_id, &described, &extras, &content_type)?;
             state.pipeline.caches().put_info_body(key, done.clone());
-            done
+            (done, origin)
         }
     };
     let validators = Validators {
