@@ -32,8 +32,6 @@ pub struct AppState {
     pub info_max_age: u64,
     /// The admin token, if the admin endpoints are on.
     pub admin_token: Option<String>,
-    /// Time limit per request.
-    pub request_timeout: std::time::Duration,
     /// `preferredFormats` of 3.0 `info.json` (`output.preferred_formats`), most preferred first.
     pub preferred_formats: Vec<tessera_iiif::OutputFormat>,
     /// The viewer pages' state, when they are on (`viewer.enabled`).
@@ -105,7 +103,6 @@ impl AppState {
             image_max_age: config.http.image_max_age,
             info_max_age: config.http.info_max_age,
             admin_token: config.admin.token.clone(),
-            request_timeout: std::time::Duration::from_secs_f64(config.limits.request_timeout_secs),
             preferred_formats: config
                 .preferred_formats()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,

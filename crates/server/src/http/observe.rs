@@ -82,20 +82,21 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
     let _in_flight = InFlight::new(&state.metrics);
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = match tokio::time::timeout(state.request_timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            state.metrics.rejected("timeout");
-            ApiError::unavailable(
-                format!(
-                    "the request took longer than {:.1} s",
-                    state.request_timeout.as_secs_f64()
-                ),
-                RETRY_AFTER_SECS,
-            )
-            .into_response()
-        }
-    };
+    let response =
+        match tokio::time::timeout(state.pipeline.request_timeout(), next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => {
+                state.metrics.rejected("timeout");
+                ApiError::unavailable(
+                    format!(
+                        "the request took longer than {:.1} s",
+                        state.pipeline.request_timeout().as_secs_f64()
+                    ),
+                    RETRY_AFTER_SECS,
+                )
+                .into_response()
+            }
+        };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let route = route_of(&state.mounts, &path);

@@ -137,6 +137,11 @@ impl Pipeline {
         self.catalog.as_ref()
     }
 
+    /// The time limit of one request's work (also the HTTP layer's limit per request).
+    pub fn request_timeout(&self) -> Duration {
+        self.settings.request_timeout
+    }
+
     /// The output size limits.
     pub fn limits(&self) -> &Limits {
         &self.settings.limits
