@@ -19,6 +19,12 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
 }
 
+# What the disk holds before and after the builds, so a full disk is visible in the log, not only as
+# a test that fails to write.
+disk() { printf 'disk: %s free; target/ %s\n' "$(df -h --output=avail . | tail -1 | tr -d ' ')" \
+  "$(du -sh target 2>/dev/null | cut -f1 || echo 0)"; }
+disk
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
@@ -30,6 +36,7 @@ cargo test --workspace
 
 step "cargo build --release -p tessera"
 cargo build --release -p tessera
+disk
 
 # `tessera check` over the shared corpus beside the repository, compared with its manifest.
 CORPUS="$ROOT/../shared/corpus"
@@ -120,5 +127,6 @@ TESSERA_BIN="${TESSERA_BIN:-$ROOT/target/release/tessera}"
 case "$TESSERA_BIN" in /*) ;; *) TESSERA_BIN="$ROOT/$TESSERA_BIN" ;; esac
 export TESSERA_BIN
 
+disk
 step "pytest tests/py (TESSERA_BIN=$TESSERA_BIN)"
 "$VENV/bin/python" -m pytest tests/py "$@"
