@@ -64,6 +64,21 @@ pub fn map(region: Rect, full: Dimensions, level: Dimensions) -> Rect {
     Rect { x, y, w, h }
 }
 
+/// The reduced levels of a pyramid built from an image of size `full` in tiles of `tile` pixels:
+/// each half the one before, rounded down (as libvips builds them, and as [`choose_level`] expects),
+/// down to the first that fits in one tile. The full size itself is not listed; an image that
+/// already fits in one tile has no reduced levels.
+pub fn pyramid_levels(full: Dimensions, tile: u32) -> Vec<Dimensions> {
+    let tile = tile.max(1);
+    let mut levels = Vec::new();
+    let mut at = full;
+    while (at.width > tile || at.height > tile) && at.width > 1 && at.height > 1 {
+        at = Dimensions::new(at.width / 2, at.height / 2);
+        levels.push(at);
+    }
+    levels
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +124,25 @@ mod tests {
             choose_level(twice, &exact, whole, Dimensions::new(500, 300)).0,
             1
         );
+    }
+
+    #[test]
+    fn pyramid_levels_halve_down_to_one_tile() {
+        let levels = pyramid_levels(Dimensions::new(10_001, 3_000), 512);
+        let widths: Vec<(u32, u32)> = levels.iter().map(|d| (d.width, d.height)).collect();
+        assert_eq!(
+            widths,
+            vec![
+                (5000, 1500),
+                (2500, 750),
+                (1250, 375),
+                (625, 187),
+                (312, 93)
+            ]
+        );
+        assert!(pyramid_levels(Dimensions::new(512, 300), 512).is_empty());
+        // A long thin strip stops at one pixel rather than reaching zero.
+        let thin = pyramid_levels(Dimensions::new(100_000, 3), 512);
+        assert_eq!(thin.last(), Some(&Dimensions::new(50_000, 1)));
     }
 }

@@ -9,6 +9,7 @@ pub mod colour;
 pub mod encode;
 mod error;
 mod format;
+pub mod pyramid;
 mod raster;
 pub mod readers;
 mod render;
@@ -16,7 +17,7 @@ pub mod transform;
 
 pub use error::ImageError;
 pub use format::SourceFormat;
-pub use raster::{PixelLayout, Raster};
+pub use raster::{Extent, PixelLayout, Raster};
 pub use readers::physical::{LengthUnit, PhysicalScale};
 pub use readers::{choose_level, open, ImageHeader, ImageReader, ReadLimits, Storage};
 pub use render::{render, EncodeOptions, RenderOptions};

@@ -48,6 +48,31 @@ pub struct Raster {
     pub layout: PixelLayout,
     /// The pixel bytes.
     pub data: Vec<u8>,
+    /// How much of the raster, from its top left, covers the region it was read for, when that is
+    /// not the whole raster; `None` is the whole raster. Resizing maps exactly this part to the
+    /// output.
+    pub extent: Option<Extent>,
+}
+
+/// The part of a raster that covers its region: a region shrunk by a whole factor ends in a
+/// partial block (988 pixels shrunk by 3 are 329⅓ pixels, stored as 330).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Extent {
+    /// The region's width at full resolution.
+    pub width: u32,
+    /// The region's height at full resolution.
+    pub height: u32,
+    /// The whole factor it was shrunk by: the raster's pixels that cover it are `width / shrink`
+    /// by `height / shrink`.
+    pub shrink: u32,
+}
+
+impl Extent {
+    /// The covering part, in the raster's own pixels.
+    pub fn size(&self) -> (f64, f64) {
+        let s = f64::from(self.shrink.max(1));
+        (f64::from(self.width) / s, f64::from(self.height) / s)
+    }
 }
 
 impl Raster {
@@ -61,6 +86,7 @@ impl Raster {
             height,
             layout,
             data: vec![0; len],
+            extent: None,
         })
     }
 
@@ -71,6 +97,7 @@ impl Raster {
             height,
             layout,
             data,
+            extent: None,
         })
     }
 

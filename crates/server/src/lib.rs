@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod probe;
 pub mod purge;
+pub mod pyramid;
 pub mod serve;
 pub mod state;

@@ -100,6 +100,7 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_refused: Counter,
     connections_expired: Family<ReasonLabels, Counter>,
+    pyramids: std::sync::Arc<crate::pyramid::PyramidMetrics>,
 }
 
 impl Default for Metrics {
@@ -132,6 +133,7 @@ impl Metrics {
         let connections_open = Gauge::default();
         let connections_refused = Counter::default();
         let connections_expired = Family::<ReasonLabels, Counter>::default();
+        let pyramids = std::sync::Arc::new(crate::pyramid::PyramidMetrics::register(&mut registry));
         registry.register(
             "tessera_connections_open",
             "Client connections open now",
@@ -261,7 +263,13 @@ impl Metrics {
             connections_open,
             connections_refused,
             connections_expired,
+            pyramids,
         }
+    }
+
+    /// The pyramid builds' and store's metrics.
+    pub fn pyramids(&self) -> std::sync::Arc<crate::pyramid::PyramidMetrics> {
+        std::sync::Arc::clone(&self.pyramids)
     }
 
     /// A client connection opened (`+1`) or closed (`-1`).

@@ -4,6 +4,7 @@ use crate::cache::Caches;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::pipeline::{Catalog, Pipeline};
+use crate::pyramid::Pyramids;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -84,13 +85,27 @@ impl AppState {
                 format!("cache folder {:?}: {e}", config.cache.dir),
             )
         })?;
-        let pipeline = Pipeline::new(
+        let settings = config.pipeline_settings()?;
+        let mut pipeline = Pipeline::new(
             Arc::clone(&sources) as Arc<dyn Catalog>,
-            config.pipeline_settings()?,
+            settings,
             caches,
             config.admission(),
             Arc::clone(&metrics),
         );
+        if let Some(pyramids) = config.pyramid_settings() {
+            let p = &config.pyramid;
+            let store = Pyramids::open(
+                pyramids,
+                pipeline.fingerprint(),
+                &p.dir,
+                p.max_bytes,
+                p.min_free_bytes,
+                metrics.pyramids(),
+            )
+            .map_err(|e| io::Error::new(e.kind(), format!("pyramid.dir {:?}: {e}", p.dir)))?;
+            pipeline = pipeline.with_pyramids(Arc::new(store));
+        }
         Ok(Self {
             pipeline: Arc::new(pipeline),
             sources,

@@ -164,6 +164,38 @@ impl DiskCache {
         Ok(opened)
     }
 
+    /// Store what `write` writes under `key` atomically (to a temporary file in the cache's folder,
+    /// then renamed), for values too large to hold in memory; returns the stored file, opened.
+    /// `write` gets the file positioned at its start and may seek within it. Nothing is stored
+    /// when it fails. Older entries are evicted to stay within the bound, as for [`Self::put`].
+    pub fn put_streamed(
+        &self,
+        key: &str,
+        write: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+    ) -> io::Result<FileSource> {
+        let name = file_name(key);
+        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let temp = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+        let result = (|| -> io::Result<FileSource> {
+            let mut file = self.dir.create_new(&temp)?;
+            write(&mut file)?;
+            file.flush()?;
+            file.sync_data()?;
+            let size = file.metadata()?.len();
+            self.make_room(size, 0);
+            let opened = FileSource::from_file(file, size);
+            self.dir.rename(&temp, &name)?;
+            self.lock_index().insert(name.clone(), size);
+            Ok(opened)
+        })();
+        if result.is_err() {
+            let _ = self.dir.remove_file(&temp);
+        }
+        let opened = result?;
+        self.evict();
+        Ok(opened)
+    }
+
     /// Write `bytes` to a temporary file, open it, and rename it to `name`.
     fn write(&self, name: &str, bytes: &[u8]) -> io::Result<FileSource> {
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);

@@ -90,6 +90,7 @@ mod tests {
             height: h,
             layout,
             data,
+            extent: None,
         }
     }
 
@@ -120,6 +121,7 @@ mod tests {
             height: 1,
             layout: PixelLayout::Gray8,
             data: vec![0; MAX_SIDE as usize + 1],
+            extent: None,
         };
         assert!(matches!(
             encode(&wide, 70),

@@ -109,6 +109,27 @@ pub trait ImageReader: Send {
     fn physical_scale(&self) -> Option<physical::PhysicalScale> {
         None
     }
+
+    /// The whole image at full resolution, top to bottom, in bands of at most `band_rows` full-width
+    /// rows, each handed to `sink` in turn (the pixels [`read`](Self::read) gives). By default each
+    /// band is one read; a reader that decodes in one pass (JPEG) overrides it so the image is
+    /// decoded once, whatever the number of bands.
+    fn scan(
+        &mut self,
+        band_rows: u32,
+        sink: &mut dyn FnMut(Raster) -> Result<(), ImageError>,
+    ) -> Result<(), ImageError> {
+        let (width, height) = (self.header().width, self.header().height);
+        let band_rows = band_rows.max(1);
+        let mut y = 0;
+        while y < height {
+            let rows = band_rows.min(height - y);
+            let band = self.read(Rect::new(0, y, width, rows), Dimensions::new(width, rows))?;
+            sink(band)?;
+            y += rows;
+        }
+        Ok(())
+    }
 }
 
 /// Open `source`: sniff its format and parse its header, without decoding any pixels.

@@ -65,7 +65,10 @@ impl ImageReader for Oriented {
         } else {
             target
         };
-        let raster = self.inner.read(rect, target)?;
+        let mut raster = self.inner.read(rect, target)?;
+        // Turned or mirrored, a partial last block is no longer at the bottom right, where an
+        // extent puts it: the raster is taken as covering the region whole, as before extents.
+        raster.extent = None;
         Ok(match o {
             2 => orient::mirror(raster),
             3 => orient::rotate(raster, 180.0)?,

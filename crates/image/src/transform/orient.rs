@@ -103,6 +103,7 @@ fn with_alpha(raster: Raster) -> Raster {
         height: raster.height,
         layout,
         data,
+        extent: raster.extent,
     }
 }
 

@@ -34,6 +34,7 @@ pub fn to_gray(raster: Raster) -> Raster {
         height: raster.height,
         layout,
         data,
+        extent: raster.extent,
     }
 }
 
@@ -78,6 +79,7 @@ pub fn flatten_alpha(raster: Raster, background: u8) -> Raster {
         height: raster.height,
         layout,
         data,
+        extent: raster.extent,
     }
 }
 

@@ -32,8 +32,18 @@ fn band_source(y0: u32, n: u32, height: u32, scale: f64, src_h: f64) -> (f64, f6
 
 /// `raster` resampled to exactly `width × height`; returned unchanged when the size already matches.
 pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageError> {
-    if raster.width == width && raster.height == height {
-        return Ok(raster);
+    // The part of the raster that covers the region: all of it unless shrunk with a partial block.
+    let (cover_w, cover_h) = raster
+        .extent
+        .map_or((f64::from(raster.width), f64::from(raster.height)), |e| {
+            e.size()
+        });
+    let whole = cover_w == f64::from(raster.width) && cover_h == f64::from(raster.height);
+    if raster.width == width && raster.height == height && whole {
+        return Ok(Raster {
+            extent: None,
+            ..raster
+        });
     }
     if width == 0 || height == 0 {
         return Err(ImageError::Corrupt(format!(
@@ -53,7 +63,9 @@ pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageEr
     // Allocate through Raster so the size is checked before the resizer allocates.
     let out = Raster::new(width, height, layout)?;
     let mut dst = Image::from_vec_u8(width, height, out.data, pixel_type).map_err(|e| fail(&e))?;
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(0.0, 0.0, cover_w, cover_h);
     let mut resizer = Resizer::new();
     let rows = band_rows(width, height);
     if rows >= height {
@@ -64,12 +76,12 @@ pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageEr
         // A large output is made in bands of rows, each from the source rows it maps to (the
         // filter still reads the rows around them), so a cancelled render stops between bands.
         // The coefficients are those of the whole resize, up to rounding of the band's offset.
-        let scale = f64::from(src.height()) / f64::from(height);
-        let src_w = f64::from(src.width());
+        let scale = cover_h / f64::from(height);
+        let src_w = cover_w;
         for y0 in (0..height).step_by(rows as usize) {
             crate::cancel::check()?;
             let n = rows.min(height - y0);
-            let (top, band_height) = band_source(y0, n, height, scale, f64::from(src.height()));
+            let (top, band_height) = band_source(y0, n, height, scale, cover_h);
             let band_options = options.crop(0.0, top, src_w, band_height);
             let mut band = CroppedImageMut::new(&mut dst, 0, y0, width, n).map_err(|e| fail(&e))?;
             resizer
@@ -82,12 +94,33 @@ pub fn resize(raster: Raster, width: u32, height: u32) -> Result<Raster, ImageEr
         height,
         layout,
         data: dst.into_vec(),
+        extent: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_extent_is_mapped_to_the_output() {
+        // 10 columns shrunk by 3 are 4 stored pixels covering 3⅓: the right half of the output
+        // comes from the bright pixels, not from the partial one beyond 3⅓.
+        let mut r = Raster::from_data(4, 1, PixelLayout::Gray8, vec![0, 0, 255, 0]).unwrap();
+        r.extent = Some(crate::Extent {
+            width: 10,
+            height: 1,
+            shrink: 3,
+        });
+        let out = resize(r.clone(), 4, 1).unwrap();
+        assert_eq!(out.extent, None);
+        assert_ne!(
+            out.data, r.data,
+            "a raster with a partial block is resampled, not kept"
+        );
+        let whole = resize(Raster { extent: None, ..r }, 4, 1).unwrap();
+        assert_eq!(whole.data, vec![0, 0, 255, 0]);
+    }
 
     #[test]
     fn resizes_to_exact_size() {

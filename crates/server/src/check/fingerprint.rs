@@ -137,6 +137,7 @@ mod tests {
             height: 0,
             layout,
             data: Vec::new(),
+            extent: None,
         })
     }
 

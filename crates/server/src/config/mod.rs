@@ -51,6 +51,8 @@ pub struct Config {
     pub viewer: ViewerConfig,
     /// `[iiif]`: the mount point of each API version.
     pub iiif: IiifConfig,
+    /// `[pyramid]`: pyramids of large plain images, built on first touch.
+    pub pyramid: PyramidConfig,
 }
 
 /// Why the configuration could not be loaded.

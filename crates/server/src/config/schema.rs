@@ -251,6 +251,44 @@ impl Default for CacheConfig {
     }
 }
 
+/// `[pyramid]`: tiled pyramids of large plain (untiled) TIFFs and JPEGs, built once on first touch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PyramidConfig {
+    /// Build pyramids at all; when off, plain images are always read directly.
+    pub enabled: bool,
+    /// Plain TIFFs and JPEGs of at least this many pixels get a pyramid (tiles of
+    /// `output.tile_size`).
+    pub min_pixels: u64,
+    /// Folder of the pyramid store.
+    pub dir: PathBuf,
+    /// Most bytes the pyramid store may hold (least recently used pyramids are evicted).
+    pub max_bytes: u64,
+    /// Free space the pyramid store leaves on its filesystem, in bytes.
+    pub min_free_bytes: u64,
+    /// JPEG quality of the pyramid's tiles (which aligned tile requests are answered with as stored).
+    pub quality: u8,
+    /// Builds that may run at once (each takes one core).
+    pub builds: usize,
+    /// Seconds an image request waits for a build in progress before it is answered directly.
+    pub wait_secs: f64,
+}
+
+impl Default for PyramidConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_pixels: 16_000_000,
+            dir: std::env::temp_dir().join("tessera-pyramids"),
+            max_bytes: 4 << 30,
+            min_free_bytes: 1 << 30,
+            quality: 97,
+            builds: 1,
+            wait_secs: 30.0,
+        }
+    }
+}
+
 /// `[http]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

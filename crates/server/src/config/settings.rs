@@ -80,6 +80,20 @@ impl Config {
         })
     }
 
+    /// The pyramid settings (`[pyramid]`), when pyramids are on.
+    pub fn pyramid_settings(&self) -> Option<crate::pyramid::PyramidSettings> {
+        let p = &self.pyramid;
+        p.enabled.then(|| crate::pyramid::PyramidSettings {
+            min_pixels: p.min_pixels,
+            spec: tessera_image::pyramid::PyramidSpec {
+                tile: self.output.tile_size,
+                quality: p.quality,
+            },
+            builds: p.builds.max(1),
+            wait: Duration::from_secs_f64(p.wait_secs.max(0.0)),
+        })
+    }
+
     /// The render gate: slots (0: two per core), pixels in flight, large renders per client, queue.
     pub fn admission(&self) -> Admission {
         let slots = match self.limits.max_concurrent_decodes {

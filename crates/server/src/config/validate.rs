@@ -50,12 +50,24 @@ impl Config {
             ("output.jpeg_quality", self.output.jpeg_quality),
             ("output.webp_quality", self.output.webp_quality),
             ("output.avif_quality", self.output.avif_quality),
+            ("pyramid.quality", self.pyramid.quality),
         ] {
             if !(1..=100).contains(&q) {
                 return bad(format!("{name} must be from 1 to 100, not {q}"));
             }
         }
         self.preferred_formats()?;
+        if self.pyramid.enabled && self.pyramid.builds == 0 {
+            return bad(
+                "pyramid.builds must be at least 1 (or set pyramid.enabled = false)".into(),
+            );
+        }
+        if self.output.tile_size > 4096 {
+            return bad(format!(
+                "output.tile_size must be at most 4096, not {}",
+                self.output.tile_size
+            ));
+        }
         if self.output.tile_size < 16 {
             return bad(format!(
                 "output.tile_size must be at least 16, not {}",
@@ -72,6 +84,7 @@ impl Config {
                 "fetch.revalidate_after_secs",
                 self.fetch.revalidate_after_secs,
             ),
+            ("pyramid.wait_secs", self.pyramid.wait_secs),
         ] {
             if !(v.is_finite() && (0.0..1e9).contains(&v)) {
                 return bad(format!("{name} must be a number of seconds, not {v}"));

@@ -38,13 +38,22 @@ impl Pipeline {
 
     /// Step 2 without caches, blocking.
     pub fn describe_blocking(&self, located: &Located) -> Result<Described, PipelineError> {
-        open::with_image(self, located, |reader| {
+        open::with_image(self, located, false, |reader| {
             let h = reader.header();
+            let dimensions = Dimensions::new(h.width, h.height);
+            let mut storage = reader.storage();
+            // A large plain image is served from its pyramid: its tiling is advertised from the
+            // first request, before the pyramid exists.
+            let pyramid = self.pyramids.as_ref().filter(|p| p.eligible(h, &storage));
+            if let Some(p) = pyramid {
+                storage = p.storage(dimensions);
+            }
             Ok(Described {
-                dimensions: Dimensions::new(h.width, h.height),
+                dimensions,
                 format: h.format,
-                storage: reader.storage(),
+                storage,
                 physical: reader.physical_scale(),
+                pyramid: pyramid.is_some(),
             })
         })
     }

@@ -19,6 +19,7 @@ pub struct Job {
     decoded: u64,
     settings: RenderSettings,
     key: CacheKey,
+    pyramid: bool,
 }
 
 impl Job {
@@ -42,7 +43,13 @@ impl Job {
             decoded,
             settings,
             key,
+            pyramid: described.pyramid,
         })
+    }
+
+    /// Whether it is answered from the image's pyramid (once built).
+    pub fn from_pyramid(&self) -> bool {
+        self.pyramid
     }
 
     /// What it renders.

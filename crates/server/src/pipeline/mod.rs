@@ -35,6 +35,7 @@ pub use settings::RenderSettings;
 
 use crate::cache::{Caches, Entry};
 use crate::metrics::Metrics;
+use crate::pyramid::Pyramids;
 use admission::Admission;
 use blocking::blocking;
 use coalesce::{Coalescer, Role};
@@ -59,6 +60,8 @@ pub struct Described {
     pub storage: Storage,
     /// The physical size of a pixel, where the file states one (for the physdim service).
     pub physical: Option<PhysicalScale>,
+    /// Answered from a pyramid built on first touch (`storage` is then the pyramid's).
+    pub pyramid: bool,
 }
 
 /// Where an answer came from.
@@ -102,6 +105,7 @@ pub struct Pipeline {
     renders: Coalescer<String, Result<Arc<Entry>, PipelineError>>,
     admission: Admission,
     metrics: Arc<Metrics>,
+    pyramids: Option<Arc<Pyramids>>,
 }
 
 impl Pipeline {
@@ -124,7 +128,24 @@ impl Pipeline {
             renders: Coalescer::default(),
             admission,
             metrics,
+            pyramids: None,
         }
+    }
+
+    /// The same pipeline, answering large plain images from the pyramids of `pyramids`.
+    pub fn with_pyramids(mut self, pyramids: Arc<Pyramids>) -> Self {
+        self.pyramids = Some(pyramids);
+        self
+    }
+
+    /// The pyramid store, when pyramids are on.
+    pub fn pyramids(&self) -> Option<&Arc<Pyramids>> {
+        self.pyramids.as_ref()
+    }
+
+    /// The render settings' fingerprint (part of every derivative and pyramid key).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The caches (for purging and usage metrics).

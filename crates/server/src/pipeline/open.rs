@@ -12,9 +12,11 @@ use tessera_source::SourceError;
 /// Open `located` and run `work` on a reader of the first object that can answer, as the rule's
 /// order says. Blocking: call it on a blocking thread. A missing object passes to the next; an
 /// undecodable one too; any other error (a failing origin, a refused request) is answered at once.
+/// With `pyramid`, an object whose pyramid is built is read from the pyramid instead.
 pub fn with_image<T>(
     pipeline: &Pipeline,
     located: &Located,
+    pyramid: bool,
     mut work: impl FnMut(&mut dyn ImageReader) -> Result<T, PipelineError>,
 ) -> Result<T, PipelineError> {
     let mut last = PipelineError::Source(SourceError::NotFound);
@@ -29,6 +31,14 @@ pub fn with_image<T>(
         if let Some(e) = tag.as_deref().and_then(|t| pipeline.open_failures.get(t)) {
             last = e;
             continue;
+        }
+        if pyramid {
+            if let Some(answer) = tag
+                .as_deref()
+                .and_then(|t| from_pyramid(pipeline, located, object, t, &mut work))
+            {
+                return answer;
+            }
         }
         let pooled = tag.as_deref().and_then(|t| pipeline.readers.take(t));
         let (opened, failure, kind) = match pooled {
@@ -107,6 +117,60 @@ pub fn with_image<T>(
         }
     }
     Err(last)
+}
+
+/// `work` on the built pyramid of `object` at version `tag`, if there is one; `None` sends the
+/// caller to the object itself (no pyramid yet, or one that turned out unreadable, which is
+/// discarded so that it is built again).
+fn from_pyramid<T>(
+    pipeline: &Pipeline,
+    located: &Located,
+    object: &super::located::Object,
+    tag: &str,
+    work: &mut impl FnMut(&mut dyn ImageReader) -> Result<T, PipelineError>,
+) -> Option<Result<T, PipelineError>> {
+    let pyramids = pipeline.pyramids.as_ref()?;
+    let key = pyramids.key(&object.candidate, tag);
+    let pool_key = format!("pyramid\n{key}");
+    let mut reader = match pipeline.readers.take(&pool_key) {
+        Some(pooled) => pooled.reader,
+        None => {
+            let file = pyramids.find(&key)?;
+            // The pyramid is Tessera's own tiled TIFF: already oriented, CMYK already in sRGB.
+            match tessera_image::open(std::sync::Arc::new(file), &pipeline.settings.render.read) {
+                Ok(reader) => reader,
+                Err(e) => {
+                    tracing::warn!(identifier = %located.identifier, error = %e, "unreadable pyramid discarded");
+                    pyramids.discard(&key);
+                    return None;
+                }
+            }
+        }
+    };
+    match work(reader.as_mut()) {
+        Err(PipelineError::Image(e))
+            if matches!(
+                *e,
+                ImageError::Corrupt(_) | ImageError::Unsupported(_) | ImageError::UnknownFormat
+            ) =>
+        {
+            tracing::warn!(identifier = %located.identifier, error = %e, "unreadable pyramid discarded");
+            pyramids.discard(&key);
+            None
+        }
+        answer => {
+            pyramids.answered();
+            pipeline.readers.give(
+                pool_key,
+                Pooled {
+                    reader,
+                    failure: tessera_source::FailureSlot::default(),
+                    kind: tessera_source::SourceKind::Folder,
+                },
+            );
+            Some(answer)
+        }
+    }
 }
 
 fn moving_on(located: &Located, object: &super::located::Object, e: &PipelineError) {

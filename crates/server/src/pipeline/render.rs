@@ -30,6 +30,9 @@ impl Pipeline {
         let (result, role) = self
             .renders
             .run(key.text.clone(), move |cancel| async move {
+                if job.from_pyramid() {
+                    this.pyramid_ready(&job).await;
+                }
                 let entry = this.render_admitted(job, client, cancel).await?;
                 this.caches.put(&key, Arc::clone(&entry)).await;
                 Ok(entry)
@@ -37,6 +40,33 @@ impl Pipeline {
             .await;
         let entry = result.unwrap_or(Err(PipelineError::Failed("worker failure")))?;
         Ok((entry, self.origin(role, "image")))
+    }
+
+    /// Make sure the job's pyramid is built or being built, and wait for a build in progress (up to
+    /// the configured wait): answered from the pyramid, most requests cost one tile's decode.
+    async fn pyramid_ready(self: &Arc<Self>, job: &Job) {
+        let Some(pyramids) = &self.pyramids else {
+            return;
+        };
+        let located = job.located();
+        let Some((object, tag)) = located
+            .objects
+            .iter()
+            .find_map(|o| o.version.as_ref().ok().map(|v| (o, v.tag.clone())))
+        else {
+            return;
+        };
+        let key = pyramids.key(&object.candidate, &tag);
+        let request = crate::pyramid::BuildRequest {
+            catalog: Arc::clone(&self.catalog),
+            candidate: object.candidate.clone(),
+            tag,
+            read: self.settings.render.read,
+            identifier: located.identifier.clone(),
+        };
+        if let Some(mut done) = pyramids.ensure(&key, request) {
+            let _ = tokio::time::timeout(pyramids.wait(), done.wait_for(|over| *over)).await;
+        }
     }
 
     async fn render_admitted(
@@ -77,7 +107,7 @@ impl Pipeline {
 
     /// Step 4 without caches, coalescing or admission, blocking (for `tessera check`).
     pub fn render_blocking(&self, job: &Job) -> Result<Vec<u8>, PipelineError> {
-        open::with_image(self, job.located(), |reader| {
+        open::with_image(self, job.located(), job.from_pyramid(), |reader| {
             let h = reader.header();
             let plan = job.plan_for(Dimensions::new(h.width, h.height));
             Ok(tessera_image::render(

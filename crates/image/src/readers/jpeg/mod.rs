@@ -91,6 +91,64 @@ impl ImageReader for JpegReader {
             decode(&data, &header, region, target, cmyk_profile, memory)
         })
     }
+
+    /// One decode from top to bottom, a band at a time: a band read through [`read`](Self::read)
+    /// would skip (entropy-decode) every row above it again.
+    fn scan(
+        &mut self,
+        band_rows: u32,
+        sink: &mut dyn FnMut(Raster) -> Result<(), ImageError>,
+    ) -> Result<(), ImageError> {
+        let data = self.source.read_all()?;
+        let header = self.header;
+        let (cmyk_profile, memory) = (self.cmyk_profile, self.max_memory);
+        guard("jpeg", || {
+            scan(&data, &header, band_rows.max(1), cmyk_profile, memory, sink)
+        })
+    }
+}
+
+/// Decode the whole of `data` at full resolution in one pass, handing `sink` bands of at most
+/// `band_rows` rows, converted as [`decode`] converts a region.
+fn scan(
+    data: &[u8],
+    header: &ImageHeader,
+    band_rows: u32,
+    cmyk_profile: CmykProfile,
+    max_memory: u64,
+    sink: &mut dyn FnMut(Raster) -> Result<(), ImageError>,
+) -> Result<(), ImageError> {
+    let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
+    let meta = jpeg_meta::parse(data);
+    let mut dec = ffi::Decoder::new(data, max_memory)?;
+    let kind = stored_kind(dec.jpeg_color_space());
+    dec.start(8, kind.out_space())?;
+    if dec.output_size() != (header.width, header.height)
+        || dec.output_components() != kind.channels()
+    {
+        return Err(corrupt(
+            "the decoder's output does not match the frame header",
+        ));
+    }
+    let stride = header.width as usize * kind.channels();
+    let mut y = 0;
+    while y < header.height {
+        crate::cancel::check()?;
+        let rows = band_rows.min(header.height - y);
+        let mut samples = vec![0u8; stride * rows as usize];
+        for row in samples.chunks_exact_mut(stride) {
+            dec.read_row(row)?;
+        }
+        let band = Samples {
+            data: samples,
+            width: header.width,
+            height: rows,
+            kind,
+        };
+        sink(converted(band, &meta, cmyk_profile)?)?;
+        y += rows;
+    }
+    Ok(())
 }
 
 /// What the first SOFn marker says, and where it is.
@@ -204,6 +262,16 @@ fn decode(
         Skip::OutsideRegion,
         max_memory,
     )?;
+    converted(samples, &meta, cmyk_profile)
+}
+
+/// Decoded samples as a raster: CMYK through the embedded or the default CMYK profile; gray and
+/// RGB as stored.
+fn converted(
+    samples: Samples,
+    meta: &jpeg_meta::JpegMeta,
+    cmyk_profile: CmykProfile,
+) -> Result<Raster, ImageError> {
     let mut out = Raster::new(samples.width, samples.height, samples.layout())?;
     match samples.kind {
         Kind::Cmyk => {
@@ -217,6 +285,15 @@ fn decode(
         Kind::Gray | Kind::Rgb => out.data = samples.data,
     }
     Ok(out)
+}
+
+/// What libjpeg is asked for, from the colour space it guessed from the markers.
+fn stored_kind(space: J_COLOR_SPACE) -> Kind {
+    match space {
+        J_COLOR_SPACE::JCS_GRAYSCALE => Kind::Gray,
+        J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK => Kind::Cmyk,
+        _ => Kind::Rgb,
+    }
 }
 
 /// What libjpeg is asked to deliver.
@@ -237,6 +314,15 @@ impl Kind {
             Kind::Gray => 1,
             Kind::Rgb => 3,
             Kind::Cmyk => 4,
+        }
+    }
+
+    /// The output colour space that delivers these samples.
+    fn out_space(self) -> J_COLOR_SPACE {
+        match self {
+            Kind::Gray => J_COLOR_SPACE::JCS_GRAYSCALE,
+            Kind::Rgb => J_COLOR_SPACE::JCS_EXT_RGB,
+            Kind::Cmyk => J_COLOR_SPACE::JCS_CMYK,
         }
     }
 }
@@ -287,17 +373,8 @@ fn decode_samples(
 ) -> Result<Samples, ImageError> {
     let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
     let mut dec = ffi::Decoder::new(data, max_memory)?;
-    let kind = match dec.jpeg_color_space() {
-        J_COLOR_SPACE::JCS_GRAYSCALE => Kind::Gray,
-        J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK => Kind::Cmyk,
-        _ => Kind::Rgb,
-    };
-    let out_space = match kind {
-        Kind::Gray => J_COLOR_SPACE::JCS_GRAYSCALE,
-        Kind::Rgb => J_COLOR_SPACE::JCS_EXT_RGB,
-        Kind::Cmyk => J_COLOR_SPACE::JCS_CMYK,
-    };
-    dec.start(dct_scale(region, target), out_space)?;
+    let kind = stored_kind(dec.jpeg_color_space());
+    dec.start(dct_scale(region, target), kind.out_space())?;
     let (ow, oh) = dec.output_size();
     if dec.output_components() != kind.channels() {
         return Err(corrupt("unexpected number of output components"));

@@ -9,6 +9,8 @@ pub(super) struct Assembler {
     width: usize,
     channels: usize,
     shrink: usize,
+    /// The region's height.
+    height: usize,
     out: Vec<u8>,
     out_w: usize,
     out_h: usize,
@@ -32,6 +34,7 @@ impl Assembler {
             width: w,
             channels,
             shrink,
+            height: h,
             out: vec![0; out_w * out_h * channels],
             out_w,
             out_h,
@@ -43,6 +46,18 @@ impl Assembler {
             summed_rows: 0,
             next_out: 0,
         }
+    }
+
+    /// The part of the assembled raster that covers the region, when a partial last block makes it
+    /// less than the whole.
+    pub(super) fn extent(&self) -> Option<crate::Extent> {
+        let s = self.shrink;
+        let partial = s > 1 && !(self.width.is_multiple_of(s) && self.height.is_multiple_of(s));
+        partial.then_some(crate::Extent {
+            width: self.width as u32,
+            height: self.height as u32,
+            shrink: s as u32,
+        })
     }
 
     /// The size of the data [`Assembler::finish`] returns.
@@ -125,6 +140,21 @@ mod tests {
         a.push(&[4, 5, 6]);
         assert_eq!(a.size(), (3, 2));
         assert_eq!(a.finish(), vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn a_partial_last_block_is_reported_as_the_extent() {
+        let a = Assembler::new(Rect::new(0, 0, 5, 3), Dimensions::new(2, 1), 1);
+        assert_eq!(
+            a.extent(),
+            Some(crate::Extent {
+                width: 5,
+                height: 3,
+                shrink: 2
+            })
+        );
+        let whole = Assembler::new(Rect::new(0, 0, 6, 4), Dimensions::new(3, 2), 1);
+        assert_eq!(whole.extent(), None);
     }
 
     #[test]

@@ -261,6 +261,7 @@ fn decode(
         }
     }
     let (out_w, out_h) = assembler.size();
+    let extent = assembler.extent();
     let inter = assembler.finish();
     let icc = layout.icc.as_deref();
     let data = match (cmyk, alpha) {
@@ -268,7 +269,10 @@ fn decode(
         (true, true) => colour::cmyka_to_srgba(&inter, icc, cmyk_profile),
         (false, _) => inter,
     };
-    Raster::from_data(out_w, out_h, out_layout, data).ok_or_else(|| corrupt("raster size"))
+    let mut raster =
+        Raster::from_data(out_w, out_h, out_layout, data).ok_or_else(|| corrupt("raster size"))?;
+    raster.extent = extent;
+    Ok(raster)
 }
 
 /// The float range shown as black to white: SMin/SMaxSampleValue when present, 0–1 when the

@@ -1,0 +1,96 @@
+//! One pyramid build, on its own thread: open the source at the version it was located at, run the
+//! one-pass builder into a temporary file of the store, and rename it into place when complete.
+
+use super::{BuildRequest, Pyramids};
+use std::io::{self, BufWriter, Write};
+use std::time::Instant;
+use tessera_image::pyramid::{build, TiffSink};
+use tessera_image::ImageError;
+
+/// Why a build stored nothing.
+#[derive(Debug, thiserror::Error)]
+enum BuildError {
+    #[error("opening the source: {0}")]
+    Source(#[from] tessera_source::SourceError),
+    #[error("the source changed while its pyramid was started (now at {0})")]
+    Changed(String),
+    #[error("{0}")]
+    Image(#[from] ImageError),
+    #[error("writing the pyramid: {0}")]
+    Store(io::Error),
+    #[error("the builder panicked")]
+    Panicked,
+}
+
+/// Build the pyramid `key` from `request`; whether it was stored. Failures are logged and counted.
+pub(super) fn run(pyramids: &Pyramids, key: &str, request: BuildRequest) -> bool {
+    let started = Instant::now();
+    pyramids.metrics.started();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build_into_store(pyramids, key, &request)
+    }))
+    .unwrap_or(Err(BuildError::Panicked));
+    let seconds = started.elapsed().as_secs_f64();
+    pyramids.metrics.store_bytes(pyramids.store.total_bytes());
+    match result {
+        Ok(bytes) => {
+            pyramids.metrics.completed(seconds, bytes);
+            tracing::info!(
+                identifier = %request.identifier,
+                source = %request.candidate.source,
+                key = %request.candidate.key,
+                seconds,
+                bytes,
+                "pyramid built"
+            );
+            true
+        }
+        Err(e) => {
+            pyramids.metrics.failed(seconds);
+            tracing::warn!(
+                identifier = %request.identifier,
+                source = %request.candidate.source,
+                key = %request.candidate.key,
+                error = %e,
+                "pyramid build failed; the image is read directly"
+            );
+            false
+        }
+    }
+}
+
+fn build_into_store(
+    pyramids: &Pyramids,
+    key: &str,
+    request: &BuildRequest,
+) -> Result<u64, BuildError> {
+    let opened = request.catalog.open(&request.candidate)?;
+    if let Some(version) = opened.version.as_ref().filter(|v| v.tag != request.tag) {
+        return Err(BuildError::Changed(version.tag.clone()));
+    }
+    let mut reader = tessera_image::open(opened.data, &request.read)?;
+    let spec = *pyramids.spec();
+    let description = format!(
+        "Tessera pyramid of {}:{} at version {}",
+        request.candidate.source, request.candidate.key, request.tag
+    );
+    let mut failure = None;
+    let stored = pyramids.store.put_streamed(key, |file| {
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let mut sink = TiffSink::new(out, spec.tile, spec.quality, description);
+        if let Err(e) = build(reader.as_mut(), &spec, &mut sink) {
+            failure = Some(e);
+            return Err(io::Error::other("pyramid build failed"));
+        }
+        sink.into_inner().flush()
+    });
+    // A remote read that failed under the builder is the origin's failure.
+    if let Some(e) = opened.failure.take() {
+        return Err(BuildError::Source(e));
+    }
+    match (stored, failure) {
+        (_, Some(e)) => Err(BuildError::Image(e)),
+        (Ok(file), None) => Ok(tessera_source::RandomAccess::len(&file)),
+        (Err(e), None) => Err(BuildError::Store(e)),
+    }
+}

@@ -1,0 +1,219 @@
+//! Pyramids of large plain images, built once on first touch and kept in a bounded store.
+//!
+//! A plain (untiled, single-level) TIFF or JPEG of at least `min_pixels` is answered from a tiled
+//! pyramid once one exists for its version. The first request that finds none starts a build in the
+//! background ([`build`]), once per object version however many requests arrive, with at most
+//! `builds` running at once; requests meanwhile wait for it (up to `wait`) or are answered directly.
+//! `info.json` advertises the pyramid's tiling from the first request, since its geometry is known
+//! before it exists ([`Pyramids::storage`]).
+//!
+//! The store is a [`DiskCache`]: bounded in bytes, least recently used evicted, written atomically,
+//! found again after a restart. A pyramid is keyed by its source object, that object's version tag
+//! and the render settings, so a replaced original gets a new pyramid and the old one is never used.
+
+mod build;
+pub mod metrics;
+
+use crate::pipeline::Catalog;
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tessera_iiif::levels::pyramid_levels;
+use tessera_iiif::Dimensions;
+use tessera_image::pyramid::PyramidSpec;
+use tessera_image::{ImageHeader, ReadLimits, SourceFormat, Storage};
+use tessera_source::{Candidate, DiskCache, FileSource};
+use tokio::sync::watch;
+
+pub use metrics::PyramidMetrics;
+
+/// How many failed builds are remembered (not tried again for that version).
+const FAILURES_KEPT: usize = 4096;
+
+/// What pyramids are built for and how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PyramidSettings {
+    /// Plain images of at least this many pixels get one.
+    pub min_pixels: u64,
+    /// Tile size and JPEG quality.
+    pub spec: PyramidSpec,
+    /// Builds running at once, at most.
+    pub builds: usize,
+    /// How long an image request waits for a build in progress.
+    pub wait: Duration,
+}
+
+/// The pyramid store and the builds in progress.
+pub struct Pyramids {
+    settings: PyramidSettings,
+    /// The pipeline's render fingerprint: a pyramid is pixels as read with these settings.
+    fingerprint: String,
+    store: DiskCache,
+    state: Mutex<State>,
+    metrics: Arc<PyramidMetrics>,
+}
+
+impl std::fmt::Debug for Pyramids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pyramids")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Builds running, by pyramid key: each says `true` once it is over (built or failed).
+    running: HashMap<String, watch::Receiver<bool>>,
+    /// Keys whose build failed; not tried again until the set is full and cleared.
+    failed: HashSet<String>,
+}
+
+/// What one build needs to open its source.
+pub struct BuildRequest {
+    /// The sources.
+    pub catalog: Arc<dyn Catalog>,
+    /// The object to build from.
+    pub candidate: Candidate,
+    /// Its version tag when located: a build that opens another version stores nothing.
+    pub tag: String,
+    /// How it is read (orientation, CMYK profile, pixel limit).
+    pub read: ReadLimits,
+    /// The identifier, for the log.
+    pub identifier: String,
+}
+
+impl Pyramids {
+    /// A store in `dir` (created if missing) of at most `max_bytes`, leaving `min_free_bytes` free;
+    /// pyramids left there by an earlier run are found again.
+    pub fn open(
+        settings: PyramidSettings,
+        fingerprint: &str,
+        dir: &Path,
+        max_bytes: u64,
+        min_free_bytes: u64,
+        metrics: Arc<PyramidMetrics>,
+    ) -> io::Result<Self> {
+        let store = DiskCache::open(dir, max_bytes)?.keep_free(min_free_bytes);
+        metrics.store_bytes(store.total_bytes());
+        Ok(Self {
+            settings,
+            fingerprint: fingerprint.to_string(),
+            store,
+            state: Mutex::new(State::default()),
+            metrics,
+        })
+    }
+
+    /// Whether an image with this header and storage is answered from a pyramid: a plain TIFF or
+    /// JPEG (no tiles, no reduced levels) of at least `min_pixels`.
+    pub fn eligible(&self, header: &ImageHeader, storage: &Storage) -> bool {
+        let pixels = u64::from(header.width) * u64::from(header.height);
+        matches!(header.format, SourceFormat::Tiff | SourceFormat::Jpeg)
+            && storage.tile.is_none()
+            && storage.levels.is_empty()
+            && pixels >= self.settings.min_pixels
+    }
+
+    /// The storage a pyramid of an image of size `full` has: what `info.json` advertises.
+    pub fn storage(&self, full: Dimensions) -> Storage {
+        let tile = self.settings.spec.tile;
+        Storage {
+            tile: Some(Dimensions::new(tile, tile)),
+            levels: pyramid_levels(full, tile),
+        }
+    }
+
+    /// The build settings.
+    pub fn spec(&self) -> &PyramidSpec {
+        &self.settings.spec
+    }
+
+    /// The key of the pyramid of `candidate` at version `tag`.
+    pub fn key(&self, candidate: &Candidate, tag: &str) -> String {
+        let spec = &self.settings.spec;
+        format!(
+            "tessera-pyramid 1\n{}\n{}\n{tag}\n{}x{} q{}\n{}",
+            candidate.source, candidate.key, spec.tile, spec.tile, spec.quality, self.fingerprint
+        )
+    }
+
+    /// The finished pyramid stored under `key`, opened.
+    pub fn find(&self, key: &str) -> Option<FileSource> {
+        self.store.get_file(key)
+    }
+
+    /// Count a render answered from a pyramid.
+    pub fn answered(&self) {
+        self.metrics.hit();
+    }
+
+    /// Forget a stored pyramid that turned out unreadable.
+    pub fn discard(&self, key: &str) {
+        self.store.remove(key);
+        self.metrics.store_bytes(self.store.total_bytes());
+    }
+
+    /// Make sure the pyramid under `key` is built or being built: start its build unless one is
+    /// running, it is stored, it failed before, or `builds` are running already. Returns what to
+    /// wait on while a build runs; `None` when there is nothing to wait for.
+    pub fn ensure(
+        self: &Arc<Self>,
+        key: &str,
+        request: BuildRequest,
+    ) -> Option<watch::Receiver<bool>> {
+        let mut state = self.lock();
+        if let Some(running) = state.running.get(key) {
+            return Some(running.clone());
+        }
+        if state.failed.contains(key) || state.running.len() >= self.settings.builds {
+            return None;
+        }
+        if self.store.get_file(key).is_some() {
+            return None;
+        }
+        let (done, waiting) = watch::channel(false);
+        state.running.insert(key.to_string(), waiting.clone());
+        drop(state);
+        let (this, owned) = (Arc::clone(self), key.to_string());
+        let spawned = std::thread::Builder::new()
+            .name("tessera-pyramid".into())
+            .spawn(move || {
+                let ok = build::run(&this, &owned, request);
+                let mut state = this.lock();
+                state.running.remove(&owned);
+                if !ok {
+                    if state.failed.len() >= FAILURES_KEPT {
+                        state.failed.clear();
+                    }
+                    state.failed.insert(owned);
+                }
+                drop(state);
+                let _ = done.send(true);
+            });
+        match spawned {
+            Ok(_) => Some(waiting),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start a pyramid build");
+                self.lock().running.remove(key);
+                None
+            }
+        }
+    }
+
+    /// How long a request waits for a build in progress.
+    pub fn wait(&self) -> Duration {
+        self.settings.wait
+    }
+
+    /// Bytes held by the store.
+    pub fn store_bytes(&self) -> u64 {
+        self.store.total_bytes()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
