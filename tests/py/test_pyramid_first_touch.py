@@ -13,7 +13,8 @@ finds its pyramids; libvips opens a stored pyramid as a tiled pyramidal TIFF.
 from __future__ import annotations
 
 import io
-import shutil
+import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from conftest import CORPUS, REPO_ROOT, Server
+from conftest import CORPUS, REPO_ROOT, Server, tessera_bin
 from iiif_helpers import mean_abs_diff
 from ops_helpers import metric
 
@@ -311,3 +312,34 @@ def test_libvips_opens_a_stored_pyramid(pair):
             if mean_abs_diff(ours, flower()) <= 2.0:
                 return
     pytest.fail(f"no stored pyramid holds the 1500x1000 RGB source's pixels ({opened} RGB candidates)")
+
+
+def test_the_pyramid_command_builds_a_collection_ahead_of_time(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    flower().save(images / "a.tif", compression="tiff_lzw")
+    flower().transpose(Image.FLIP_LEFT_RIGHT).save(images / "b.jpg", quality=90)
+    flower((200, 100)).save(images / "small.png")
+    store = tmp_path / "store"
+    config = pyramid_config(tmp_path / "p.toml", store)
+    cmd = [str(tessera_bin()), "pyramid", str(images), "--config", str(config), "--jobs", "2"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "3 images" in first.stdout and "2 built" in first.stdout and "1 need none" in first.stdout, first.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "2 already built" in again.stdout, again.stdout
+    # A server on the same store answers from them without building.
+    server = start(images, tmp_path, "after", store)
+    try:
+        png(server, "/iiif/3/b.jpg/0,0,256,256/256,256/0/default.png")
+        png(server, "/iiif/3/a.tif/full/,200/0/default.png")
+        assert metric(server.client, "tessera_pyramid_builds_started_total") == 0
+        assert metric(server.client, "tessera_pyramid_hits_total") == 2
+    finally:
+        server.stop()
+    # A broken image fails the run, with its name, and the others still count.
+    (images / "broken.tif").write_bytes((images / "a.tif").read_bytes()[:5000])
+    broken = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert broken.returncode != 0
+    assert "broken.tif" in broken.stdout + broken.stderr and "1 failed" in broken.stdout, broken.stdout

@@ -21,6 +21,10 @@ pub enum Command {
     /// Check a whole collection: read info.json and render a sample resize of every image, in
     /// parallel, then print a summary and optionally write a JSON or CSV report.
     Check(CheckArgs),
+    /// Build the pyramids of a collection ahead of time (large plain TIFFs and JPEGs, as the
+    /// server would on first touch), in parallel, into the store `[pyramid]` names; what is built
+    /// already or needs none is skipped. Non-zero exit when any build failed.
+    Pyramid(PyramidArgs),
     /// Manage the derivative cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -61,6 +65,24 @@ pub struct PurgeArgs {
     /// Purge only this identifier's derivatives (as in URLs, percent-decoded); all when omitted.
     #[arg(long, value_name = "ID")]
     pub identifier: Option<String>,
+}
+
+/// Options of `tessera pyramid`.
+#[derive(Debug, Args, Default)]
+pub struct PyramidArgs {
+    /// A folder of images, a text file of identifiers, or nothing for every identifier the
+    /// config's rules serve (as for `tessera check`)
+    #[arg(value_name = "SOURCE")]
+    pub source: Option<PathBuf>,
+    /// A TOML config file, as for `tessera serve` (`[pyramid]` names the store)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder the identifiers of a list are relative to [default: SOURCE when it is a folder]
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Pyramids built at once [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// Options of `tessera check`.

@@ -11,7 +11,7 @@ mod fingerprint;
 mod http;
 mod identifiers;
 mod local;
-mod progress;
+pub mod progress;
 pub mod report;
 mod sample;
 mod verify;
@@ -56,6 +56,33 @@ impl Checker {
     }
 }
 
+/// The identifiers of a collection, as `tessera check` and `tessera pyramid` take it: every image
+/// file of a folder, the lines of a list file, or (with no `source`) every identifier the rules of
+/// `state` serve, listed from their sources (notes and listing errors printed on stderr). Also
+/// whether any listing failed.
+pub fn collection(
+    source: Option<&std::path::Path>,
+    state: Option<&AppState>,
+) -> Result<(Vec<String>, bool), Box<dyn std::error::Error>> {
+    match (source, state) {
+        (Some(dir), _) if dir.is_dir() => Ok((identifiers::from_folder(dir)?, false)),
+        (Some(list), _) => Ok((identifiers::from_list(list)?, false)),
+        (None, Some(state)) => {
+            let listing = state.sources.list_identifiers();
+            for note in &listing.notes {
+                eprintln!("note: {note}");
+            }
+            for error in &listing.errors {
+                eprintln!("error: {error}");
+            }
+            Ok((listing.identifiers, !listing.errors.is_empty()))
+        }
+        (None, None) => {
+            Err("no collection: give a folder or a list, or a config with rules".into())
+        }
+    }
+}
+
 /// Run the check; the exit code is non-zero when any image failed, or, when comparing with a
 /// baseline or a second server, when any image changed.
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -86,22 +113,9 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let mut listing_failed = false;
-    let identifiers = match (&args.source, folder, &state) {
-        (Some(_), Some(dir), _) => identifiers::from_folder(dir)?,
-        (Some(list), None, _) => identifiers::from_list(list)?,
-        (None, _, Some(state)) => {
-            let listing = state.sources.list_identifiers();
-            for note in &listing.notes {
-                eprintln!("note: {note}");
-            }
-            for error in &listing.errors {
-                eprintln!("error: {error}");
-            }
-            listing_failed = !listing.errors.is_empty();
-            listing.identifiers
-        }
-        (None, _, None) => return Err("nothing to check".into()),
+    let (identifiers, listing_failed) = match (&args.source, &state) {
+        (Some(_), _) | (None, Some(_)) => collection(args.source.as_deref(), state.as_deref())?,
+        (None, None) => return Err("nothing to check".into()),
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
     let checker = match (&args.server, state) {

@@ -1,4 +1,4 @@
-//! The progress bar of `tessera check`: drawn on stderr only when stderr is a terminal.
+//! The progress bar of `tessera check` and `tessera pyramid`: drawn on stderr only when stderr is a terminal.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

@@ -143,6 +143,28 @@ impl Pipeline {
         self.pyramids.as_ref()
     }
 
+    /// The key of `located`'s pyramid and what building it takes: from its first object that has a
+    /// version (the one that answers unless it cannot be decoded). `None` without pyramids.
+    pub fn pyramid_build(
+        &self,
+        located: &Located,
+    ) -> Option<(String, crate::pyramid::BuildRequest)> {
+        let pyramids = self.pyramids.as_ref()?;
+        let (object, tag) = located
+            .objects
+            .iter()
+            .find_map(|o| o.version.as_ref().ok().map(|v| (o, v.tag.clone())))?;
+        let key = pyramids.key(&object.candidate, &tag);
+        let request = crate::pyramid::BuildRequest {
+            catalog: Arc::clone(&self.catalog),
+            candidate: object.candidate.clone(),
+            tag,
+            read: self.settings.render.read,
+            identifier: located.identifier.clone(),
+        };
+        Some((key, request))
+    }
+
     /// The render settings' fingerprint (part of every derivative and pyramid key).
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint

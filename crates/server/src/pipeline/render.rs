@@ -45,24 +45,10 @@ impl Pipeline {
     /// Make sure the job's pyramid is built or being built, and wait for a build in progress (up to
     /// the configured wait): answered from the pyramid, most requests cost one tile's decode.
     async fn pyramid_ready(self: &Arc<Self>, job: &Job) {
-        let Some(pyramids) = &self.pyramids else {
-            return;
-        };
-        let located = job.located();
-        let Some((object, tag)) = located
-            .objects
-            .iter()
-            .find_map(|o| o.version.as_ref().ok().map(|v| (o, v.tag.clone())))
+        let (Some(pyramids), Some((key, request))) =
+            (&self.pyramids, self.pyramid_build(job.located()))
         else {
             return;
-        };
-        let key = pyramids.key(&object.candidate, &tag);
-        let request = crate::pyramid::BuildRequest {
-            catalog: Arc::clone(&self.catalog),
-            candidate: object.candidate.clone(),
-            tag,
-            read: self.settings.render.read,
-            identifier: located.identifier.clone(),
         };
         if let Some(mut done) = pyramids.ensure(&key, request) {
             let _ = tokio::time::timeout(pyramids.wait(), done.wait_for(|over| *over)).await;

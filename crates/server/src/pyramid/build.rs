@@ -9,21 +9,31 @@ use tessera_image::ImageError;
 
 /// Why a build stored nothing.
 #[derive(Debug, thiserror::Error)]
-enum BuildError {
+pub enum BuildError {
+    /// The source could not be opened or read.
     #[error("opening the source: {0}")]
     Source(#[from] tessera_source::SourceError),
+    /// The source is at another version than the one located.
     #[error("the source changed while its pyramid was started (now at {0})")]
     Changed(String),
+    /// The image could not be read or has no pyramid (alpha).
     #[error("{0}")]
     Image(#[from] ImageError),
+    /// The store could not be written.
     #[error("writing the pyramid: {0}")]
     Store(io::Error),
+    /// The builder panicked (a bug, contained).
     #[error("the builder panicked")]
     Panicked,
 }
 
-/// Build the pyramid `key` from `request`; whether it was stored. Failures are logged and counted.
-pub(super) fn run(pyramids: &Pyramids, key: &str, request: BuildRequest) -> bool {
+/// Build the pyramid `key` from `request`: its size in bytes once stored. Failures are logged and
+/// counted.
+pub(super) fn run(
+    pyramids: &Pyramids,
+    key: &str,
+    request: BuildRequest,
+) -> Result<u64, BuildError> {
     let started = Instant::now();
     pyramids.metrics.started();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -43,7 +53,7 @@ pub(super) fn run(pyramids: &Pyramids, key: &str, request: BuildRequest) -> bool
                 bytes,
                 "pyramid built"
             );
-            true
+            Ok(bytes)
         }
         Err(e) => {
             pyramids.metrics.failed(seconds);
@@ -54,7 +64,7 @@ pub(super) fn run(pyramids: &Pyramids, key: &str, request: BuildRequest) -> bool
                 error = %e,
                 "pyramid build failed; the image is read directly"
             );
-            false
+            Err(e)
         }
     }
 }

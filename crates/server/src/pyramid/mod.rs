@@ -12,7 +12,10 @@
 //! and the render settings, so a replaced original gets a new pyramid and the old one is never used.
 
 mod build;
+pub mod command;
 pub mod metrics;
+
+pub use build::BuildError;
 
 use crate::pipeline::Catalog;
 use std::collections::{HashMap, HashSet};
@@ -181,7 +184,7 @@ impl Pyramids {
         let spawned = std::thread::Builder::new()
             .name("tessera-pyramid".into())
             .spawn(move || {
-                let ok = build::run(&this, &owned, request);
+                let ok = build::run(&this, &owned, request).is_ok();
                 let mut state = this.lock();
                 state.running.remove(&owned);
                 if !ok {
@@ -201,6 +204,11 @@ impl Pyramids {
                 None
             }
         }
+    }
+
+    /// Build the pyramid `key` now, on this thread (for `tessera pyramid`): its size in bytes.
+    pub fn build_now(&self, key: &str, request: BuildRequest) -> Result<u64, BuildError> {
+        build::run(self, key, request)
     }
 
     /// How long a request waits for a build in progress.

@@ -1,0 +1,133 @@
+//! `tessera pyramid [SOURCE]`: build the pyramids of a collection ahead of time, in parallel, into
+//! the store the server reads (`[pyramid]`), skipping what is built or needs none.
+
+use super::Pyramids;
+use crate::cli::PyramidArgs;
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use crate::state::AppState;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// What became of one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Built {
+        bytes: u64,
+    },
+    AlreadyBuilt,
+    /// Tiled already, or smaller than `pyramid.min_pixels`, or not a TIFF or JPEG.
+    NotNeeded,
+    Failed(String),
+}
+
+/// Run the command; non-zero exit when any image failed.
+pub fn run(args: &PyramidArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let folder = args.source.as_ref().filter(|s| s.is_dir());
+    let serve_args = crate::cli::ServeArgs {
+        config: args.config.clone(),
+        images: args.images.clone().or_else(|| folder.cloned()),
+        ..crate::cli::ServeArgs::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let _context = runtime.enter();
+    let config = Config::load(&serve_args, std::env::vars())?;
+    let state = AppState::new(&config)?;
+    let pipeline = Arc::clone(&state.pipeline);
+    let Some(pyramids) = pipeline.pyramids().cloned() else {
+        return Err("pyramids are off (pyramid.enabled = false)".into());
+    };
+    let (identifiers, listing_failed) =
+        crate::check::collection(args.source.as_deref(), Some(&state))?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, identifiers.len().max(1));
+    let bar = crate::check::progress::bar(identifiers.len());
+    let start = Instant::now();
+    let next = AtomicUsize::new(0);
+    let outcomes = Mutex::new(Vec::with_capacity(identifiers.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(identifier) = identifiers.get(i) else {
+                    break;
+                };
+                let outcome = one(&pipeline, &pyramids, identifier);
+                if let Outcome::Failed(why) = &outcome {
+                    bar.suspend(|| eprintln!("failed: {identifier}: {why}"));
+                }
+                bar.inc(1);
+                outcomes
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(outcome);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let outcomes = outcomes
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let built = count(|o| matches!(o, Outcome::Built { .. }));
+    let bytes: u64 = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Built { bytes } => *bytes,
+            _ => 0,
+        })
+        .sum();
+    let failed = count(|o| matches!(o, Outcome::Failed(_)));
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{} images in {:.1} s ({jobs} at once): {built} built ({:.1} MB), {} already built, {} need none, {failed} failed",
+        outcomes.len(),
+        start.elapsed().as_secs_f64(),
+        bytes as f64 / 1e6,
+        count(|o| *o == Outcome::AlreadyBuilt),
+        count(|o| *o == Outcome::NotNeeded),
+    );
+    let _ = writeln!(
+        out,
+        "pyramid store {}: {:.1} MB",
+        config.pyramid.dir.display(),
+        pyramids.store_bytes() as f64 / 1e6
+    );
+    Ok(if failed > 0 || listing_failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Build one identifier's pyramid unless it has one or needs none.
+fn one(pipeline: &Pipeline, pyramids: &Pyramids, identifier: &str) -> Outcome {
+    let located = match pipeline.locate_blocking(identifier) {
+        Ok(located) => located,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    match pipeline.describe_blocking(&located) {
+        Ok(described) if !described.pyramid => return Outcome::NotNeeded,
+        Ok(_) => {}
+        Err(e) => return Outcome::Failed(e.to_string()),
+    }
+    let Some((key, request)) = pipeline.pyramid_build(&located) else {
+        return Outcome::NotNeeded;
+    };
+    if pyramids.find(&key).is_some() {
+        return Outcome::AlreadyBuilt;
+    }
+    match pyramids.build_now(&key, request) {
+        Ok(bytes) => Outcome::Built { bytes },
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
