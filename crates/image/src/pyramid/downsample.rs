@@ -102,7 +102,12 @@ impl Level {
         let n = BAND.min(next.height - self.made);
         let scale = f64::from(self.size.height) / f64::from(next.height);
         let top = f64::from(self.made) * scale;
-        let bottom = f64::from(self.made + n) * scale;
+        // The last band ends exactly at the last row, whatever the rounding of `scale`.
+        let bottom = if self.made + n == next.height {
+            f64::from(self.size.height)
+        } else {
+            (f64::from(self.made + n) * scale).min(f64::from(self.size.height))
+        };
         let needed = ((bottom.ceil() as u32) + MARGIN).min(self.size.height);
         if self.received < needed {
             return Ok(None);
@@ -246,7 +251,13 @@ mod tests {
     #[test]
     fn a_level_is_its_predecessor_resized_whole() {
         // 300 rows: several bands, so the banded resize must agree with one whole resize.
-        let (w, h) = (37u32, 300u32);
+        agrees_with_a_whole_resize(37, 300);
+        // An odd height: the scale is not 2 and its rounding must not push the last band past
+        // the last row (1875 rows made 937).
+        agrees_with_a_whole_resize(5, 1875);
+    }
+
+    fn agrees_with_a_whole_resize(w: u32, h: u32) {
         let full: Vec<u8> = (0..w * h).map(|i| ((i * 7919) % 251) as u8).collect();
         let half = Dimensions::new(w / 2, h / 2);
         let mut levels = levels_of(&[Dimensions::new(w, h), half], 1024);

@@ -15,6 +15,9 @@ use crate::{ImageError, PixelLayout, Raster};
 /// Bytes kept at the start for the header, the larger (BigTIFF) one.
 const HEADER_BYTES: u64 = 16;
 
+/// Tiles encoded together, on [`TiffSink::encoders`] threads at once.
+const BATCH: usize = 16;
+
 /// The tiles and directories of a pyramid, written to `out`.
 pub struct TiffSink<W: Write + Seek> {
     out: W,
@@ -25,6 +28,9 @@ pub struct TiffSink<W: Write + Seek> {
     layout: PixelLayout,
     icc: Option<Vec<u8>>,
     levels: Vec<LevelIndex>,
+    /// Tiles waiting to be encoded: level, column, row, pixels.
+    pending: Vec<(usize, u32, u32, Raster)>,
+    encoders: usize,
 }
 
 /// Where one level's tiles are.
@@ -48,7 +54,15 @@ impl<W: Write + Seek> TiffSink<W> {
             layout: PixelLayout::Rgb8,
             icc: None,
             levels: Vec::new(),
+            pending: Vec::new(),
+            encoders: 1,
         }
+    }
+
+    /// Encode tiles on up to `threads` threads at once (default 1: the builder's own thread).
+    pub fn with_encoders(mut self, threads: usize) -> Self {
+        self.encoders = threads.clamp(1, 16);
+        self
     }
 
     /// The writer, once finished.
@@ -82,26 +96,56 @@ impl<W: Write + Seek> TiffSink<W> {
         }
     }
 
-    fn encode(&self, tile: &Raster) -> Result<Vec<u8>, ImageError> {
-        let fail = |e: jpeg_encoder::EncodingError| ImageError::Encode {
-            format: "jpg",
-            message: e.to_string(),
-        };
-        let padded = pad(tile, self.tile);
-        let side = u16::try_from(self.tile).map_err(|_| ImageError::Encode {
-            format: "jpg",
-            message: "tile larger than 65535".into(),
-        })?;
-        let mut out = Vec::new();
-        let mut encoder = Encoder::new(&mut out, self.quality);
-        let color = if self.layout.is_gray() {
-            ColorType::Luma
-        } else {
-            encoder.set_sampling_factor(self.sampling().0);
-            ColorType::Rgb
-        };
-        encoder.encode(&padded, side, side, color).map_err(fail)?;
-        Ok(out)
+    /// Encode the pending tiles, in parallel, and write them in order.
+    fn write_pending(&mut self) -> Result<(), ImageError> {
+        let pending = std::mem::take(&mut self.pending);
+        let (side, quality, sampling) = (self.tile, self.quality, self.sampling().0);
+        let per_thread = pending.len().div_ceil(self.encoders).max(1);
+        let encoded: Vec<Result<Vec<u8>, ImageError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pending
+                .chunks(per_thread)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|(_, _, _, pixels)| encode(pixels, side, quality, sampling))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![Err(ImageError::Corrupt(
+                            "pyramid: a tile encoder panicked".into(),
+                        ))]
+                    })
+                })
+                .collect()
+        });
+        if encoded.len() != pending.len() {
+            return Err(ImageError::Corrupt(
+                "pyramid: a tile encoder panicked".into(),
+            ));
+        }
+        for ((level, column, row, _), jpeg) in pending.iter().zip(encoded) {
+            let jpeg = jpeg?;
+            let at = self.write(&jpeg)?;
+            let slot = self
+                .levels
+                .get(*level)
+                .map(|l| *row as usize * l.across as usize + *column as usize);
+            match (slot, self.levels.get_mut(*level)) {
+                (Some(i), Some(l)) if i < l.tiles.len() => l.tiles[i] = (at, jpeg.len() as u64),
+                _ => {
+                    return Err(ImageError::Corrupt(
+                        "pyramid: tile outside its level".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Write the directories and the header.
@@ -263,24 +307,15 @@ impl<W: Write + Seek> TileSink for TiffSink<W> {
         row: u32,
         pixels: &Raster,
     ) -> Result<(), ImageError> {
-        let jpeg = self.encode(pixels)?;
-        let at = self.write(&jpeg)?;
-        let slot = self
-            .levels
-            .get(level)
-            .map(|l| row as usize * l.across as usize + column as usize);
-        match (slot, self.levels.get_mut(level)) {
-            (Some(i), Some(l)) if i < l.tiles.len() => {
-                l.tiles[i] = (at, jpeg.len() as u64);
-                Ok(())
-            }
-            _ => Err(ImageError::Corrupt(
-                "pyramid: tile outside its level".into(),
-            )),
+        self.pending.push((level, column, row, pixels.clone()));
+        if self.pending.len() >= BATCH.max(self.encoders) {
+            self.write_pending()?;
         }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<(), ImageError> {
+        self.write_pending()?;
         if self.levels.iter().any(|l| l.tiles.iter().any(|t| t.1 == 0)) {
             return Err(ImageError::Corrupt(
                 "pyramid: a tile was never written".into(),
@@ -353,6 +388,33 @@ fn offset_bytes(at: u64, word: usize) -> Vec<u8> {
     } else {
         (at as u32).to_le_bytes().to_vec()
     }
+}
+
+/// One tile as a baseline JPEG of `side × side` (padded), YCbCr at `sampling` or gray.
+fn encode(
+    tile: &Raster,
+    side: u32,
+    quality: u8,
+    sampling: SamplingFactor,
+) -> Result<Vec<u8>, ImageError> {
+    let fail = |message: String| ImageError::Encode {
+        format: "jpg",
+        message,
+    };
+    let padded = pad(tile, side);
+    let edge = u16::try_from(side).map_err(|_| fail("tile larger than 65535".into()))?;
+    let mut out = Vec::new();
+    let mut encoder = Encoder::new(&mut out, quality);
+    let color = if tile.layout.is_gray() {
+        ColorType::Luma
+    } else {
+        encoder.set_sampling_factor(sampling);
+        ColorType::Rgb
+    };
+    encoder
+        .encode(&padded, edge, edge, color)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(out)
 }
 
 /// `tile` grown to `side × side` by repeating its last column and row.

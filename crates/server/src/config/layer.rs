@@ -37,9 +37,9 @@ impl Config {
 }
 
 /// The config sections, as named in TOML and in environment variables.
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "server", "images", "limits", "output", "log", "fetch", "cache", "http", "admin", "colour",
-    "viewer", "iiif",
+    "viewer", "iiif", "pyramid",
 ];
 
 /// Put `TESSERA_<SECTION>_<KEY>=value` variables into `table` as `[section] key = value`.

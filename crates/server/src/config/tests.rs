@@ -275,3 +275,24 @@ fn preferred_formats_are_read_in_order_from_a_list_or_a_variable_and_must_be_ser
         "{err}"
     );
 }
+
+#[test]
+fn pyramid_settings_follow_the_output_tile_and_bad_values_are_refused() {
+    let load = |pairs: &[(&str, &str)]| Config::load(&ServeArgs::default(), env(pairs));
+    let config = load(&[("TESSERA_OUTPUT_TILE_SIZE", "256")]).unwrap();
+    let settings = config.pyramid_settings().unwrap();
+    assert_eq!(settings.spec.tile, 256);
+    assert_eq!(settings.spec.quality, 97);
+    assert_eq!(settings.min_pixels, 16_000_000);
+    let off = load(&[("TESSERA_PYRAMID_ENABLED", "false")]).unwrap();
+    assert!(off.pyramid_settings().is_none());
+    for (key, value, says) in [
+        ("TESSERA_PYRAMID_QUALITY", "0", "pyramid.quality"),
+        ("TESSERA_PYRAMID_BUILDS", "0", "pyramid.builds"),
+        ("TESSERA_PYRAMID_WAIT_SECS", "-1", "pyramid.wait_secs"),
+        ("TESSERA_OUTPUT_TILE_SIZE", "5000", "output.tile_size"),
+    ] {
+        let e = load(&[(key, value)]).unwrap_err().to_string();
+        assert!(e.contains(says), "{key}={value}: {e}");
+    }
+}

@@ -87,7 +87,10 @@ fn build_into_store(
     let mut failure = None;
     let stored = pyramids.store.put_streamed(key, |file| {
         let out = BufWriter::with_capacity(1 << 20, file);
-        let mut sink = TiffSink::new(out, spec.tile, spec.quality, description);
+        // Readers wait for the build: its tiles are encoded on every core.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut sink =
+            TiffSink::new(out, spec.tile, spec.quality, description).with_encoders(cores);
         if let Err(e) = build(reader.as_mut(), &spec, &mut sink) {
             failure = Some(e);
             return Err(io::Error::other("pyramid build failed"));
