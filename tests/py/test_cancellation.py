@@ -46,6 +46,10 @@ max_scale = 4.0
 max_pixels_in_flight = 2000000000
 request_timeout_secs = 3.0
 max_concurrent_decodes = 4
+# The direct render is what is cancelled here; a pyramid build on first touch is not (see
+# test_pyramid_first_touch.py).
+[pyramid]
+enabled = false
 """,
     )
     server = Server(root, ["--config", str(cfg)], tmp / "cancel.log")

@@ -72,6 +72,9 @@ pub struct Built {
 /// complete whole rows of tiles).
 const BAND_ROWS: u32 = 256;
 
+/// Bands decoded ahead of the one being cut into levels and tiles.
+const BANDS_AHEAD: usize = 2;
+
 /// Build the pyramid of `reader`'s image (as shown: oriented, CMYK already in sRGB) into `sink`.
 /// Images with an alpha channel are refused with [`ImageError::Unsupported`]: JPEG tiles have
 /// none.
@@ -88,7 +91,7 @@ pub fn build(
     let mut levels: Vec<downsample::Level> = Vec::new();
     let mut started = false;
     let mut tiles = 0u64;
-    reader.scan(BAND_ROWS, &mut |band: Raster| {
+    let mut take = |band: Raster| -> Result<(), ImageError> {
         crate::cancel::check()?;
         if !started {
             if band.layout.has_alpha() {
@@ -120,6 +123,29 @@ pub fn build(
             )?;
         }
         Ok(())
+    };
+    // The source is decoded on a thread of its own, a few bands ahead of the levels and tiles
+    // made from them here, so decoding and encoding overlap.
+    std::thread::scope(|scope| -> Result<(), ImageError> {
+        let (bands, received) = std::sync::mpsc::sync_channel::<Raster>(BANDS_AHEAD);
+        let decoder = scope.spawn(move || {
+            reader.scan(BAND_ROWS, &mut |band| {
+                // The other side stops listening only when it failed; it reports why.
+                bands.send(band).map_err(|_| ImageError::Cancelled)
+            })
+        });
+        let mut made = Ok(());
+        for band in received.iter() {
+            made = take(band);
+            if made.is_err() {
+                break;
+            }
+        }
+        drop(received);
+        let decoded = decoder
+            .join()
+            .unwrap_or_else(|_| Err(ImageError::Corrupt("pyramid: the decoder panicked".into())));
+        made.and(decoded)
     })?;
     if !started || levels.iter().any(|l| !l.complete()) {
         return Err(ImageError::Corrupt(

@@ -51,7 +51,9 @@ impl Pipeline {
             return;
         };
         if let Some(mut done) = pyramids.ensure(&key, request) {
-            let _ = tokio::time::timeout(pyramids.wait(), done.wait_for(|over| *over)).await;
+            // Never so long that the request's own time limit leaves no time to render directly.
+            let wait = pyramids.wait().min(self.settings.request_timeout / 2);
+            let _ = tokio::time::timeout(wait, done.wait_for(|over| *over)).await;
         }
     }
 
