@@ -71,6 +71,34 @@ impl ImageService<'_> {
         }
     }
 
+    /// The `info.json` of a static IIIF Level 0 copy of the image (`tessera export`): the id,
+    /// size, `sizes` and `tiles`, profile `level0`, and no limits or extra features (a static
+    /// tree has only the files it lists).
+    pub fn to_level0_json(&self, version: ApiVersion) -> Value {
+        let mut doc = Map::new();
+        doc.insert("@context".into(), json!(version.context()));
+        match version {
+            ApiVersion::V3 => {
+                doc.insert("id".into(), json!(self.id));
+                doc.insert("type".into(), json!("ImageService3"));
+                doc.insert("protocol".into(), json!("http://iiif.io/api/image"));
+                doc.insert("profile".into(), json!("level0"));
+            }
+            ApiVersion::V2 => {
+                doc.insert("@id".into(), json!(self.id));
+                doc.insert("protocol".into(), json!("http://iiif.io/api/image"));
+                doc.insert(
+                    "profile".into(),
+                    json!(["http://iiif.io/api/image/2/level0.json"]),
+                );
+            }
+        }
+        doc.insert("width".into(), json!(self.dimensions.width));
+        doc.insert("height".into(), json!(self.dimensions.height));
+        self.insert_sizes_and_tiles(&mut doc, version == ApiVersion::V3);
+        Value::Object(doc)
+    }
+
     fn v3(&self) -> Value {
         let mut doc = Map::new();
         doc.insert("@context".into(), json!(ApiVersion::V3.context()));

@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => tessera::serve::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => tessera::check::run(&args),
+        Command::Export(args) => tessera::export::run(&args),
         Command::Cache(CacheCommand::Purge(args)) => {
             tessera::purge::run(&args).map(|()| ExitCode::SUCCESS)
         }

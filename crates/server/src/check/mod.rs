@@ -9,10 +9,11 @@
 mod compare;
 mod fingerprint;
 mod http;
-mod identifiers;
+pub mod identifiers;
 mod local;
-mod progress;
+pub mod progress;
 pub mod report;
+pub use local::cause;
 mod sample;
 mod verify;
 
@@ -91,15 +92,9 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         (Some(_), Some(dir), _) => identifiers::from_folder(dir)?,
         (Some(list), None, _) => identifiers::from_list(list)?,
         (None, _, Some(state)) => {
-            let listing = state.sources.list_identifiers();
-            for note in &listing.notes {
-                eprintln!("note: {note}");
-            }
-            for error in &listing.errors {
-                eprintln!("error: {error}");
-            }
-            listing_failed = !listing.errors.is_empty();
-            listing.identifiers
+            let (identifiers, failed) = identifiers::from_sources(&state.sources);
+            listing_failed = failed;
+            identifiers
         }
         (None, _, None) => return Err("nothing to check".into()),
     };
