@@ -251,10 +251,11 @@ fn write_all(dir: &Path, names: &[String], bytes: &[u8], files: &mut u64) -> io:
         let folder = dir.join(name).join("0");
         std::fs::create_dir_all(&folder)?;
         let path = folder.join("default.jpg");
+        // Never written through: the old file may be a link to another image's.
+        let _ = std::fs::remove_file(&path);
         match &first {
             None => std::fs::write(&path, bytes)?,
             Some(original) => {
-                let _ = std::fs::remove_file(&path);
                 if std::fs::hard_link(original, &path).is_err() {
                     std::fs::write(&path, bytes)?;
                 }
