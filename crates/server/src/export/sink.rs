@@ -55,6 +55,8 @@ pub struct ExportSink<'a> {
     /// Levels being assembled for `sizes`, by level.
     kept: Vec<Option<Raster>>,
     written: Written,
+    /// Names of the whole-image tiles written (region `full`), which a size need not write again.
+    whole_tiles: Vec<String>,
     /// Why writing stopped (the build is then stopped with [`ImageError::Cancelled`]).
     failure: Option<io::Error>,
 }
@@ -69,6 +71,7 @@ impl<'a> ExportSink<'a> {
             profile: None,
             kept: Vec::new(),
             written: Written::default(),
+            whole_tiles: Vec::new(),
             failure: None,
         }
     }
@@ -122,6 +125,8 @@ impl<'a> ExportSink<'a> {
     ) -> Result<(), ImageError> {
         let grid = self.grid()?;
         let names = tile_names(self.options.version, &grid, level, column, row);
+        let whole = names.iter().filter(|n| n.starts_with("full/"));
+        self.whole_tiles.extend(whole.cloned());
         self.emit(&names, pixels, grid.size(level, column, row))
     }
 }
@@ -196,8 +201,12 @@ impl TileSink for ExportSink<'_> {
         for (level, whole) in kept.into_iter().enumerate().rev() {
             let Some(whole) = whole else { continue };
             let size = grid.level_size(level);
-            let names = size_names(self.options.version, grid.full, size);
-            self.emit(&names, whole, size)?;
+            let mut names = size_names(self.options.version, grid.full, size);
+            // The top level's one tile is this size already (the same pixels, same names).
+            names.retain(|n| !self.whole_tiles.contains(n));
+            if !names.is_empty() {
+                self.emit(&names, whole, size)?;
+            }
             self.written.sizes.push(size);
         }
         Ok(())
