@@ -24,6 +24,7 @@ pub enum Command {
     /// Write a static IIIF Level 0 tree of every image (OUT/{identifier}/info.json with sizes and
     /// tiles, and every tile and size it lists), for serving from a bucket, CDN or plain web
     /// server with no image server
+    #[command(override_usage = "tessera export [OPTIONS] --base-url <URL> [SOURCE] <OUT>")]
     Export(ExportArgs),
     /// Manage the derivative cache.
     #[command(subcommand)]
