@@ -71,6 +71,34 @@ impl ImageService<'_> {
         }
     }
 
+    /// The `info.json` of a static IIIF Level 0 copy of the image (`tessera export`): the id,
+    /// size, `sizes` and `tiles`, profile `level0`, and no limits or extra features (a static
+    /// tree has only the files it lists).
+    pub fn to_level0_json(&self, version: ApiVersion) -> Value {
+        let mut doc = Map::new();
+        doc.insert("@context".into(), json!(version.context()));
+        match version {
+            ApiVersion::V3 => {
+                doc.insert("id".into(), json!(self.id));
+                doc.insert("type".into(), json!("ImageService3"));
+                doc.insert("protocol".into(), json!("http://iiif.io/api/image"));
+                doc.insert("profile".into(), json!("level0"));
+            }
+            ApiVersion::V2 => {
+                doc.insert("@id".into(), json!(self.id));
+                doc.insert("protocol".into(), json!("http://iiif.io/api/image"));
+                doc.insert(
+                    "profile".into(),
+                    json!(["http://iiif.io/api/image/2/level0.json"]),
+                );
+            }
+        }
+        doc.insert("width".into(), json!(self.dimensions.width));
+        doc.insert("height".into(), json!(self.dimensions.height));
+        self.insert_sizes_and_tiles(&mut doc, version == ApiVersion::V3);
+        Value::Object(doc)
+    }
+
     fn v3(&self) -> Value {
         let mut doc = Map::new();
         doc.insert("@context".into(), json!(ApiVersion::V3.context()));
@@ -350,6 +378,44 @@ pub fn within_budget(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn level0_documents_list_only_sizes_and_tiles() {
+        let sizes = [Dimensions::new(50, 25), Dimensions::new(100, 50)];
+        let tiles = [TileSet {
+            width: 64,
+            height: 64,
+            scale_factors: vec![1, 2],
+        }];
+        let service = ImageService {
+            id: "https://cdn.example/iiif/a%2Fb",
+            dimensions: Dimensions::new(100, 50),
+            sizes: &sizes,
+            tiles: &tiles,
+            limits: &Limits::default(),
+            preferred_formats: &[OutputFormat::Webp],
+        };
+        let v3 = service.to_level0_json(ApiVersion::V3);
+        assert_eq!(v3["profile"], "level0");
+        assert_eq!(v3["id"], "https://cdn.example/iiif/a%2Fb");
+        assert_eq!(v3["tiles"][0]["scaleFactors"], json!([1, 2]));
+        assert_eq!(v3["sizes"][1]["type"], "Size");
+        for absent in [
+            "maxArea",
+            "extraFeatures",
+            "extraFormats",
+            "preferredFormats",
+        ] {
+            assert!(v3.get(absent).is_none(), "{absent}");
+        }
+        let v2 = service.to_level0_json(ApiVersion::V2);
+        assert_eq!(
+            v2["profile"],
+            json!(["http://iiif.io/api/image/2/level0.json"])
+        );
+        assert_eq!(v2["@id"], "https://cdn.example/iiif/a%2Fb");
+        assert!(v2["sizes"][0].get("type").is_none());
+    }
 
     #[test]
     fn a_single_level_giant_advertises_only_what_fits_the_budget() {

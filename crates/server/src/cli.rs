@@ -25,6 +25,11 @@ pub enum Command {
     /// server would on first touch), in parallel, into the store `[pyramid]` names; what is built
     /// already or needs none is skipped. Non-zero exit when any build failed.
     Pyramid(PyramidArgs),
+    /// Write a static IIIF Level 0 tree of every image (OUT/{identifier}/info.json with sizes and
+    /// tiles, and every tile and size it lists), for serving from a bucket, CDN or plain web
+    /// server with no image server
+    #[command(override_usage = "tessera export [OPTIONS] --base-url <URL> [SOURCE] <OUT>")]
+    Export(ExportArgs),
     /// Manage the derivative cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -128,6 +133,46 @@ pub struct CheckArgs {
     /// that still counts as unchanged
     #[arg(long, value_name = "LEVEL", default_value_t = 3.0)]
     pub tolerance: f64,
+}
+
+/// Options of `tessera export`.
+#[derive(Debug, Args, Default)]
+pub struct ExportArgs {
+    /// [SOURCE] OUT: the images (a folder, or a text file of identifiers resolved through the
+    /// config's rules or --images; without SOURCE, every identifier the config's rules serve) and
+    /// the folder the tree is written to. Each image goes to OUT/{identifier}/ (an identifier's `/`
+    /// makes subfolders: static servers decode the `%2F` of its URL to `/`); info.json is written
+    /// last, so an image without one is incomplete and is exported again
+    #[arg(value_name = "PATH", num_args = 1..=2, required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The URL the tree will be served at: ids are URL/{identifier, percent-encoded}
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+    /// IIIF Image API version of info.json and the file names: 3 or 2 (2.1)
+    #[arg(long, value_name = "VERSION", default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub version: u8,
+    /// Tile width and height [default: output.tile_size of the config, 512]
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(64..=4096))]
+    pub tile: Option<u32>,
+    /// JPEG quality, 1-100 [default: output.jpeg_quality of the config, 85]
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: Option<u8>,
+    /// Images exported at once [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Largest level, in pixels, also written whole and listed in `sizes` (the full image too,
+    /// as full/max or full/full, when it is this small); larger levels are held in memory as tiles only
+    #[arg(long, value_name = "PIXELS", default_value_t = 4_194_304)]
+    pub sizes_up_to: u64,
+    /// Export again images whose info.json already exists (they are skipped otherwise)
+    #[arg(long)]
+    pub force: bool,
+    /// A TOML config file, as for `tessera serve` (sources, rules, limits, colour settings)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder the identifiers of a list are relative to [default: SOURCE when it is a folder]
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
 }
 
 /// Options of `tessera serve`. Each overrides the config file and the environment.

@@ -4,6 +4,7 @@ pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => tessera::serve::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => tessera::check::run(&args),
         Command::Pyramid(args) => tessera::pyramid::command::run(&args),
+        Command::Export(args) => tessera::export::run(&args),
         Command::Cache(CacheCommand::Purge(args)) => {
             tessera::purge::run(&args).map(|()| ExitCode::SUCCESS)
         }

@@ -8,6 +8,19 @@ pub fn from_folder(root: &Path) -> io::Result<Vec<String>> {
     tessera_source::image_files(root)
 }
 
+/// Every identifier the rules' sources list (folders walked, buckets listed), each note and error
+/// printed on stderr; whether any source failed to list.
+pub fn from_sources(sources: &tessera_source::Sources) -> (Vec<String>, bool) {
+    let listing = sources.list_identifiers();
+    for note in &listing.notes {
+        eprintln!("note: {note}");
+    }
+    for error in &listing.errors {
+        eprintln!("error: {error}");
+    }
+    (listing.identifiers, !listing.errors.is_empty())
+}
+
 /// One identifier per non-empty line of `file`; lines starting with `#` are comments.
 pub fn from_list(file: &Path) -> io::Result<Vec<String>> {
     let text = std::fs::read_to_string(file)

@@ -9,10 +9,11 @@
 mod compare;
 mod fingerprint;
 mod http;
-mod identifiers;
+pub mod identifiers;
 mod local;
 pub mod progress;
 pub mod report;
+pub use local::cause;
 mod sample;
 mod verify;
 
@@ -67,16 +68,7 @@ pub fn collection(
     match (source, state) {
         (Some(dir), _) if dir.is_dir() => Ok((identifiers::from_folder(dir)?, false)),
         (Some(list), _) => Ok((identifiers::from_list(list)?, false)),
-        (None, Some(state)) => {
-            let listing = state.sources.list_identifiers();
-            for note in &listing.notes {
-                eprintln!("note: {note}");
-            }
-            for error in &listing.errors {
-                eprintln!("error: {error}");
-            }
-            Ok((listing.identifiers, !listing.errors.is_empty()))
-        }
+        (None, Some(state)) => Ok(identifiers::from_sources(&state.sources)),
         (None, None) => {
             Err("no collection: give a folder or a list, or a config with rules".into())
         }

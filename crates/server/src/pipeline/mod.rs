@@ -17,7 +17,7 @@ mod error;
 mod extras;
 mod job;
 pub mod located;
-mod open;
+pub mod open;
 mod open_failures;
 pub mod reader_pool;
 mod render;
@@ -183,6 +183,11 @@ impl Pipeline {
     /// The time limit of one request's work (also the HTTP layer's limit per request).
     pub fn request_timeout(&self) -> Duration {
         self.settings.request_timeout
+    }
+
+    /// The settings the pipeline was made with.
+    pub fn settings(&self) -> &PipelineSettings {
+        &self.settings
     }
 
     /// The output size limits.
