@@ -5,8 +5,8 @@ round-robin, against moto's S3 server on 127.0.0.1 (which honours `If-None-Match
 A burst of concurrent tile requests for a new image, spread over the three, causes exactly one build
 in the cluster (the sum of the three replicas' builds); the other two copy the finished pyramid
 from the bucket and answer from it. A replica restarted with an empty local store finds the pyramid
-in the bucket and builds nothing. A replica whose bucket cannot be reached still answers, within
-the wait.
+in the bucket and builds nothing. A pyramid over 16 MiB goes up in parts and comes down by ranges. A
+replica whose bucket cannot be reached still answers, within the wait.
 """
 
 from __future__ import annotations
@@ -251,3 +251,30 @@ def test_an_unreachable_bucket_is_not_fatal(setup):
         assert r.get("/health/ready")[0] == 200
     finally:
         r.stop()
+
+
+def test_a_large_pyramid_is_uploaded_in_parts_and_copied_by_ranges(setup):
+    """A pyramid over 16 MiB goes up as a multipart upload and comes down in several ranged reads."""
+    cluster, _ = setup
+    big_image(4800, 4000).save(cluster.images / "large.jpg", quality=95)
+    path = "/iiif/3/large.jpg/0,0,256,256/256,256/0/default.jpg"
+    builder = cluster.replica()
+    try:
+        assert builder.get(path)[0] == 200
+        assert value(builder.metrics(), "tessera_pyramid_builds_completed_total") == 1, builder.log_text()
+    finally:
+        builder.stop()
+    sizes = {
+        o["Key"]: o["Size"]
+        for o in cluster.s3.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + "/").get("Contents", [])
+    }
+    assert max(sizes.values()) > 16 << 20, sizes
+    fresh = cluster.replica()
+    try:
+        assert fresh.get(path.replace("0,0,", "2048,2048,"))[0] == 200
+        text = fresh.metrics()
+        assert value(text, "tessera_pyramid_builds_started_total") == 0, fresh.log_text()
+        assert value(text, "tessera_pyramid_shared_fetches_total") == 1, fresh.log_text()
+        assert value(text, "tessera_pyramid_hits_total") >= 1, fresh.log_text()
+    finally:
+        fresh.stop()
