@@ -95,6 +95,21 @@ impl AppState {
         );
         if let Some(pyramids) = config.pyramid_settings() {
             let p = &config.pyramid;
+            let shared = match p.shared.as_deref().filter(|s| !s.is_empty()) {
+                Some(location) => {
+                    let store =
+                        tessera_source::SharedStore::open(location, &config.fetch.settings())
+                            .map_err(|e| {
+                                io::Error::new(
+                                    io::ErrorKind::InvalidInput,
+                                    format!("pyramid.shared {location:?}: {e}"),
+                                )
+                            })?;
+                    let lease = std::time::Duration::from_secs_f64(p.lease_secs.max(1.0));
+                    Some(crate::pyramid::Shared::new(store, lease))
+                }
+                None => None,
+            };
             let store = Pyramids::open(
                 pyramids,
                 pipeline.fingerprint(),
@@ -102,6 +117,7 @@ impl AppState {
                 p.max_bytes,
                 p.min_free_bytes,
                 metrics.pyramids(),
+                shared,
             )
             .map_err(|e| io::Error::new(e.kind(), format!("pyramid.dir {:?}: {e}", p.dir)))?;
             pipeline = pipeline.with_pyramids(Arc::new(store));

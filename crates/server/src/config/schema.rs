@@ -272,6 +272,13 @@ pub struct PyramidConfig {
     pub builds: usize,
     /// Seconds an image request waits for a build in progress before it is answered directly.
     pub wait_secs: f64,
+    /// A store shared by the replicas of a cluster, `s3://bucket/prefix`, so that each pyramid is
+    /// built once: pyramids missing from `dir` are copied from there, and those built here are put
+    /// there. Unset: each server has its own pyramids.
+    pub shared: Option<String>,
+    /// Seconds a build lease in the shared store holds without renewal (a running build renews it
+    /// every quarter of this); an older one is taken over, its builder being gone.
+    pub lease_secs: f64,
 }
 
 impl Default for PyramidConfig {
@@ -285,6 +292,8 @@ impl Default for PyramidConfig {
             quality: 97,
             builds: 1,
             wait_secs: 30.0,
+            shared: None,
+            lease_secs: 600.0,
         }
     }
 }

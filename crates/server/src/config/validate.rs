@@ -85,6 +85,7 @@ impl Config {
                 self.fetch.revalidate_after_secs,
             ),
             ("pyramid.wait_secs", self.pyramid.wait_secs),
+            ("pyramid.lease_secs", self.pyramid.lease_secs),
         ] {
             if !(v.is_finite() && (0.0..1e9).contains(&v)) {
                 return bad(format!("{name} must be a number of seconds, not {v}"));

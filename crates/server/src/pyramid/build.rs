@@ -25,6 +25,9 @@ pub enum BuildError {
     /// The builder panicked (a bug, contained).
     #[error("the builder panicked")]
     Panicked,
+    /// Another replica was building it and stored nothing, or the shared store failed meanwhile.
+    #[error("not built: {0}")]
+    Shared(&'static str),
 }
 
 /// Build the pyramid `key` from `request`: its size in bytes once stored. Failures are logged and

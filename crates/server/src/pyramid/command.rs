@@ -37,6 +37,7 @@ pub fn run(args: &PyramidArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     let _context = runtime.enter();
+    let handle = runtime.handle().clone();
     let config = Config::load(&serve_args, std::env::vars())?;
     let state = AppState::new(&config)?;
     let pipeline = Arc::clone(&state.pipeline);
@@ -55,20 +56,24 @@ pub fn run(args: &PyramidArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let outcomes = Mutex::new(Vec::with_capacity(identifiers.len()));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(identifier) = identifiers.get(i) else {
-                    break;
-                };
-                let outcome = one(&pipeline, &pyramids, identifier);
-                if let Outcome::Failed(why) = &outcome {
-                    bar.suspend(|| eprintln!("failed: {identifier}: {why}"));
+            scope.spawn(|| {
+                // Remote reads and the shared store run on the runtime from these threads.
+                let _context = handle.enter();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(identifier) = identifiers.get(i) else {
+                        break;
+                    };
+                    let outcome = one(&pipeline, &pyramids, identifier);
+                    if let Outcome::Failed(why) = &outcome {
+                        bar.suspend(|| eprintln!("failed: {identifier}: {why}"));
+                    }
+                    bar.inc(1);
+                    outcomes
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(outcome);
                 }
-                bar.inc(1);
-                outcomes
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(outcome);
             });
         }
     });
@@ -127,7 +132,9 @@ fn one(pipeline: &Pipeline, pyramids: &Pyramids, identifier: &str) -> Outcome {
         return Outcome::AlreadyBuilt;
     }
     match pyramids.build_now(&key, request) {
-        Ok(bytes) => Outcome::Built { bytes },
+        Ok(Some(bytes)) => Outcome::Built { bytes },
+        // Copied from the shared store: built by another server.
+        Ok(None) => Outcome::AlreadyBuilt,
         Err(e) => Outcome::Failed(e.to_string()),
     }
 }

@@ -1,5 +1,6 @@
 //! The pyramid metrics: builds started, completed and failed, their seconds and bytes, answers
-//! served from a pyramid, and the store's size.
+//! served from a pyramid, the store's size, and the shared store's fetches, builds left to another
+//! replica and failures.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,6 +17,9 @@ pub struct PyramidMetrics {
     bytes: Counter,
     hits: Counter,
     store_bytes: Gauge,
+    fetched: Counter,
+    left: Counter,
+    shared_errors: Counter,
 }
 
 impl PyramidMetrics {
@@ -30,6 +34,9 @@ impl PyramidMetrics {
             bytes: Counter::default(),
             hits: Counter::default(),
             store_bytes: Gauge::default(),
+            fetched: Counter::default(),
+            left: Counter::default(),
+            shared_errors: Counter::default(),
         };
         registry.register(
             "tessera_pyramid_builds_started",
@@ -66,6 +73,21 @@ impl PyramidMetrics {
             "Bytes held by the pyramid store",
             this.store_bytes.clone(),
         );
+        registry.register(
+            "tessera_pyramid_shared_fetches",
+            "Pyramids copied from the shared store (pyramid.shared) into the local one",
+            this.fetched.clone(),
+        );
+        registry.register(
+            "tessera_pyramid_builds_left",
+            "Pyramid builds left to another replica that held the lease",
+            this.left.clone(),
+        );
+        registry.register(
+            "tessera_pyramid_shared_errors",
+            "Requests to the shared pyramid store that failed",
+            this.shared_errors.clone(),
+        );
         this
     }
 
@@ -91,5 +113,17 @@ impl PyramidMetrics {
     pub(super) fn store_bytes(&self, bytes: u64) {
         self.store_bytes
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    pub(super) fn fetched(&self) {
+        self.fetched.inc();
+    }
+
+    pub(super) fn left(&self) {
+        self.left.inc();
+    }
+
+    pub(super) fn shared_error(&self) {
+        self.shared_errors.inc();
     }
 }

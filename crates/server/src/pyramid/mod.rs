@@ -10,10 +10,14 @@
 //! The store is a [`DiskCache`]: bounded in bytes, least recently used evicted, written atomically,
 //! found again after a restart. A pyramid is keyed by its source object, that object's version tag
 //! and the render settings, so a replaced original gets a new pyramid and the old one is never used.
+//!
+//! With `pyramid.shared`, an S3 bucket and prefix, the replicas of a cluster share their pyramids
+//! and build each once ([`shared`]): the local store is then each replica's bounded copy.
 
 mod build;
 pub mod command;
 pub mod metrics;
+mod shared;
 
 pub use build::BuildError;
 
@@ -31,6 +35,11 @@ use tessera_source::{Candidate, DiskCache, FileSource};
 use tokio::sync::watch;
 
 pub use metrics::PyramidMetrics;
+pub use shared::Shared;
+
+/// Fetches from the shared store and waits for other replicas' builds that may run at once,
+/// besides the builds.
+const WAITS: usize = 16;
 
 /// How many failed builds are remembered (not tried again for that version).
 const FAILURES_KEPT: usize = 4096;
@@ -56,6 +65,8 @@ pub struct Pyramids {
     store: DiskCache,
     state: Mutex<State>,
     metrics: Arc<PyramidMetrics>,
+    /// The store shared by the replicas of a cluster, if any.
+    shared: Option<Shared>,
 }
 
 impl std::fmt::Debug for Pyramids {
@@ -72,6 +83,18 @@ struct State {
     running: HashMap<String, watch::Receiver<bool>>,
     /// Keys whose build failed; not tried again until the set is full and cleared.
     failed: HashSet<String>,
+    /// Builds running on the threads of `running` (the others fetch or wait for another replica).
+    building: usize,
+}
+
+/// A build slot, given back when dropped.
+struct Slot<'a>(&'a Pyramids);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.building = state.building.saturating_sub(1);
+    }
 }
 
 /// What one build needs to open its source.
@@ -90,7 +113,8 @@ pub struct BuildRequest {
 
 impl Pyramids {
     /// A store in `dir` (created if missing) of at most `max_bytes`, leaving `min_free_bytes` free;
-    /// pyramids left there by an earlier run are found again.
+    /// pyramids left there by an earlier run are found again. With `shared`, pyramids missing there
+    /// are looked for in the shared store, and those built here are put there.
     pub fn open(
         settings: PyramidSettings,
         fingerprint: &str,
@@ -98,6 +122,7 @@ impl Pyramids {
         max_bytes: u64,
         min_free_bytes: u64,
         metrics: Arc<PyramidMetrics>,
+        shared: Option<Shared>,
     ) -> io::Result<Self> {
         let store = DiskCache::open(dir, max_bytes)?.keep_free(min_free_bytes);
         metrics.store_bytes(store.total_bytes());
@@ -107,6 +132,7 @@ impl Pyramids {
             store,
             state: Mutex::new(State::default()),
             metrics,
+            shared,
         })
     }
 
@@ -160,8 +186,10 @@ impl Pyramids {
     }
 
     /// Make sure the pyramid under `key` is built or being built: start its build unless one is
-    /// running, it is stored, it failed before, or `builds` are running already. Returns what to
-    /// wait on while a build runs; `None` when there is nothing to wait for.
+    /// running, it is stored, it failed before, or `builds` are running already. With a shared
+    /// store, the thread started first looks there, and may wait for another replica's build
+    /// instead of building. Returns what to wait on meanwhile; `None` when there is nothing to wait
+    /// for. Call it inside the runtime's context: the thread enters it, for remote reads.
     pub fn ensure(
         self: &Arc<Self>,
         key: &str,
@@ -171,7 +199,8 @@ impl Pyramids {
         if let Some(running) = state.running.get(key) {
             return Some(running.clone());
         }
-        if state.failed.contains(key) || state.running.len() >= self.settings.builds {
+        let at_once = self.settings.builds + if self.shared.is_some() { WAITS } else { 0 };
+        if state.failed.contains(key) || state.running.len() >= at_once {
             return None;
         }
         if self.store.get_file(key).is_some() {
@@ -181,10 +210,19 @@ impl Pyramids {
         state.running.insert(key.to_string(), waiting.clone());
         drop(state);
         let (this, owned) = (Arc::clone(self), key.to_string());
+        let runtime = tokio::runtime::Handle::try_current().ok();
         let spawned = std::thread::Builder::new()
             .name("tessera-pyramid".into())
             .spawn(move || {
-                let ok = build::run(&this, &owned, request).is_ok();
+                let _context = runtime.as_ref().map(tokio::runtime::Handle::enter);
+                let ok = match this.obtain(&owned, request, true) {
+                    Ok(shared::Obtained::NotNow(why)) => {
+                        tracing::debug!(why, "no pyramid for now");
+                        true
+                    }
+                    Ok(_) => true,
+                    Err(_) => false,
+                };
                 let mut state = this.lock();
                 state.running.remove(&owned);
                 if !ok {
@@ -206,9 +244,42 @@ impl Pyramids {
         }
     }
 
-    /// Build the pyramid `key` now, on this thread (for `tessera pyramid`): its size in bytes.
-    pub fn build_now(&self, key: &str, request: BuildRequest) -> Result<u64, BuildError> {
-        build::run(self, key, request)
+    /// Get the pyramid `key` now, on this thread (for `tessera pyramid`): its size in bytes when
+    /// built here, `None` when copied from the shared store (built by another replica). Call it
+    /// inside the runtime's context.
+    pub fn build_now(&self, key: &str, request: BuildRequest) -> Result<Option<u64>, BuildError> {
+        match self.obtain(key, request, false)? {
+            shared::Obtained::Built(bytes) => Ok(Some(bytes)),
+            shared::Obtained::Fetched => Ok(None),
+            shared::Obtained::NotNow(why) => Err(BuildError::Shared(why)),
+        }
+    }
+
+    /// Get the pyramid `key` into the local store: through the shared store if there is one, else
+    /// built here. `limited`: within `builds` (else the caller limits).
+    fn obtain(
+        &self,
+        key: &str,
+        request: BuildRequest,
+        limited: bool,
+    ) -> Result<shared::Obtained, BuildError> {
+        let slot = || {
+            let mut state = self.lock();
+            if limited && state.building >= self.settings.builds {
+                return None;
+            }
+            state.building += 1;
+            Some(Slot(self))
+        };
+        match &self.shared {
+            Some(shared) => shared::obtain(self, shared, key, request, slot),
+            None => {
+                let Some(_slot) = slot() else {
+                    return Ok(shared::Obtained::NotNow("no build slot free"));
+                };
+                build::run(self, key, request).map(shared::Obtained::Built)
+            }
+        }
     }
 
     /// How long a request waits for a build in progress.
