@@ -15,14 +15,10 @@ loads its tiles with no failed request.
 
 from __future__ import annotations
 
-import io
 import math
-import os
 import re
 import shutil
 import subprocess
-import time
-from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
@@ -30,7 +26,7 @@ import pytest
 from PIL import Image
 
 from conftest import HOST, REPO_ROOT, VALIDATOR_ID, Client, free_port, make_validator_image, tessera_bin
-from test_nginx import nginx_binary
+from nginx_helpers import running
 from test_validator import listed_tests, run_validator
 from test_viewer_browser import chromium_binary
 
@@ -92,26 +88,10 @@ def exported(tmp_path_factory):
     shutil.copy(OSD_JS, root / "openseadragon.min.js")
     (root / "view.html").write_text(VIEW_HTML)
 
-    binary = nginx_binary()
-    if binary is None:
-        pytest.fail("nginx is not installed (scripts/test.sh installs Debian's package)", pytrace=False)
     d = base / "nginx"
-    (d / "tmp").mkdir(parents=True)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    conf = d / "nginx.conf"
-    conf.write_text(
-        f"""{user}worker_processes 1;
-error_log {d}/error.log warn;
-pid {d}/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-    types {{ image/jpeg jpg; text/html html; application/javascript js; }}
+    d.mkdir(parents=True)
+    client = Client(port)
+    body = f"""    types {{ image/jpeg jpg; text/html html; application/javascript js; }}
     server {{
         listen {HOST}:{port};
         root {root};
@@ -122,26 +102,9 @@ http {{
             add_header Access-Control-Allow-Origin * always;
         }}
     }}
-}}
 """
-    )
-    check = subprocess.run([binary, "-t", "-c", str(conf), "-p", str(d)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(d), "-g", "daemon off;"], stderr=subprocess.PIPE)
-    client = Client(port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if client.get("/view.html", timeout=2).status == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "nginx exited"
-        assert time.monotonic() < deadline, "nginx did not come up"
-        time.sleep(0.1)
-    yield client, root, sources, runs, src
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running(d, body, lambda: client.get("/view.html", timeout=2).status == 200):
+        yield client, root, sources, runs, src
 
 
 def info_path(folder: str, identifier: str) -> str:

@@ -5,21 +5,16 @@ Tessera trusts 127.0.0.1 as its proxy (server.trusted_proxies), as the shipped c
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import HOST, REPO_ROOT, VALIDATOR_ID, Client, free_port
+from nginx_helpers import running
 
 SHIPPED = REPO_ROOT / "deploy" / "nginx" / "tessera.conf"
-
-
-def nginx_binary() -> str | None:
-    return shutil.which("nginx") or next((p for p in ["/usr/sbin/nginx"] if os.access(p, os.X_OK)), None)
 
 
 def self_signed(d: Path) -> tuple[Path, Path]:
@@ -54,49 +49,14 @@ def templated(port: int, tls_port: int, upstream: int, cache_dir: Path, cert: tu
 @pytest.fixture(scope="module")
 def nginx(trusted_server, tmp_path_factory):
     server = trusted_server
-    binary = nginx_binary()
-    if binary is None:
-        pytest.fail("nginx is not installed (scripts/test.sh installs Debian's package)", pytrace=False)
     d = tmp_path_factory.mktemp("nginx")
     port, tls_port = free_port(), free_port()
-    for sub in ["cache", "tmp"]:
-        (d / sub).mkdir()
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    conf = d / "nginx.conf"
-    conf.write_text(
-        f"""{user}worker_processes 1;
-error_log {d}/error.log warn;
-pid {d}/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-{templated(port, tls_port, server.port, d / "cache", self_signed(d))}
-}}
-"""
-    )
-    check = subprocess.run([binary, "-t", "-c", str(conf), "-p", str(d)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(d), "-g", "daemon off;"], stderr=subprocess.PIPE)
+    (d / "cache").mkdir()
     client = Client(port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if client.get("/health/live", timeout=2).status == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "nginx exited"
-        assert time.monotonic() < deadline, "nginx did not come up"
-        time.sleep(0.1)
-    client.tls_port = tls_port
-    yield client
-    proc.terminate()
-    proc.wait(timeout=10)
+    body = templated(port, tls_port, server.port, d / "cache", self_signed(d))
+    with running(d, body, lambda: client.get("/health/live", timeout=2).status == 200):
+        client.tls_port = tls_port
+        yield client
 
 
 def test_info_ids_name_the_proxy(nginx):

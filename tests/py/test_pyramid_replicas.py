@@ -12,8 +12,6 @@ replica whose bucket cannot be reached still answers, within the wait.
 from __future__ import annotations
 
 import http.client
-import os
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 
 from conftest import tessera_bin
 from origins import AWS_ENV, HOST, S3Server, Tessera, big_image, free_port
-from test_nginx import nginx_binary
+from nginx_helpers import running
 
 BUCKET = "pyramids"
 PREFIX = "cluster/one"
@@ -101,28 +99,10 @@ def setup(tmp_path_factory):
 @pytest.fixture(scope="module")
 def nginx(setup, tmp_path_factory):
     _, replicas = setup
-    binary = nginx_binary()
-    if binary is None:
-        pytest.fail("nginx is not installed (scripts/test.sh installs Debian's package)", pytrace=False)
     d = tmp_path_factory.mktemp("nginx-replicas")
-    (d / "tmp").mkdir()
     port = free_port()
-    user = "user root;\n" if os.geteuid() == 0 else ""
     servers = "\n".join(f"        server {HOST}:{r.port};" for r in replicas)
-    conf = d / "nginx.conf"
-    conf.write_text(
-        f"""{user}worker_processes 1;
-error_log {d}/error.log warn;
-pid {d}/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-    upstream tessera {{
+    body = f"""    upstream tessera {{
 {servers}
     }}
     server {{
@@ -134,25 +114,9 @@ http {{
             add_header X-Upstream $upstream_addr always;
         }}
     }}
-}}
 """
-    )
-    check = subprocess.run([binary, "-t", "-c", str(conf), "-p", str(d)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(d), "-g", "daemon off;"], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if get(port, "/health/live")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "nginx exited"
-        assert time.monotonic() < deadline, "nginx did not come up"
-        time.sleep(0.1)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running(d, body, lambda: get(port, "/health/live")[0] == 200):
+        yield port
 
 
 def get(port: int, path: str, timeout: float = 120) -> tuple[int, bytes, str]:

@@ -75,6 +75,28 @@ pub fn collection(
     }
 }
 
+/// The serve options a collection command (check, pyramid, export) loads its config with: its
+/// `--config`, and its `--images`, else SOURCE when SOURCE is a folder.
+pub fn serve_args(
+    config: Option<&std::path::PathBuf>,
+    images: Option<&std::path::PathBuf>,
+    source: Option<&std::path::PathBuf>,
+) -> ServeArgs {
+    ServeArgs {
+        config: config.cloned(),
+        images: images.or(source.filter(|s| s.is_dir())).cloned(),
+        ..ServeArgs::default()
+    }
+}
+
+/// The runtime whose blocking threads remote sources are read (and listed) from, as in the server.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// Run the check; the exit code is non-zero when any image failed, or, when comparing with a
 /// baseline or a second server, when any image changed.
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -86,17 +108,12 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Some(path) => Some(report::read(path)?),
         None => None,
     };
-    let folder = args.source.as_ref().filter(|s| s.is_dir());
-    let serve_args = ServeArgs {
-        config: args.config.clone(),
-        images: args.images.clone().or_else(|| folder.cloned()),
-        ..ServeArgs::default()
-    };
-    // Remote sources are read (and listed) from blocking threads of a runtime, as in the server.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let serve_args = serve_args(
+        args.config.as_ref(),
+        args.images.as_ref(),
+        args.source.as_ref(),
+    );
+    let runtime = runtime()?;
     let _context = runtime.enter();
     // The server's state: to check images in this process, or to list what the rules serve.
     let state = if args.server.is_none() || args.source.is_none() {

@@ -12,7 +12,7 @@ pub mod target;
 pub use error::ExportError;
 
 use crate::check::progress;
-use crate::cli::{ExportArgs, ServeArgs};
+use crate::cli::ExportArgs;
 use crate::config::Config;
 use crate::pipeline::{open::with_image, Pipeline, PipelineError};
 use crate::state::AppState;
@@ -61,17 +61,8 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if !(args.base_url.starts_with("http://") || args.base_url.starts_with("https://")) {
         return Err("--base-url must be an http:// or https:// URL".into());
     }
-    let folder = source.filter(|s| s.is_dir());
-    let serve_args = ServeArgs {
-        config: args.config.clone(),
-        images: args.images.clone().or_else(|| folder.cloned()),
-        ..ServeArgs::default()
-    };
-    // Remote sources are read (and listed) from blocking threads of a runtime, as in the server.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let serve_args = crate::check::serve_args(args.config.as_ref(), args.images.as_ref(), source);
+    let runtime = crate::check::runtime()?;
     let _context = runtime.enter();
     let config = Config::load(&serve_args, std::env::vars())?;
     let state = AppState::new(&config)?;

@@ -26,16 +26,12 @@ enum Outcome {
 
 /// Run the command; non-zero exit when any image failed.
 pub fn run(args: &PyramidArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let folder = args.source.as_ref().filter(|s| s.is_dir());
-    let serve_args = crate::cli::ServeArgs {
-        config: args.config.clone(),
-        images: args.images.clone().or_else(|| folder.cloned()),
-        ..crate::cli::ServeArgs::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let serve_args = crate::check::serve_args(
+        args.config.as_ref(),
+        args.images.as_ref(),
+        args.source.as_ref(),
+    );
+    let runtime = crate::check::runtime()?;
     let _context = runtime.enter();
     let handle = runtime.handle().clone();
     let config = Config::load(&serve_args, std::env::vars())?;
