@@ -23,8 +23,6 @@ use crate::state::AppState;
 use report::{Outcome, Status};
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How one image is checked: in this process or against a server.
@@ -132,10 +130,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         (None, Some(state)) => Checker::Local(state),
         (None, None) => return Err("no state to check with".into()),
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, identifiers.len().max(1));
+    let jobs = progress::jobs(args.jobs, identifiers.len());
     let start = Instant::now();
     let outcomes = check_all(
         &checker,
@@ -206,39 +201,14 @@ fn check_all(
     longest: u32,
     runtime: &tokio::runtime::Handle,
 ) -> Vec<Outcome> {
-    let bar = progress::bar(identifiers.len());
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Outcome>> = vec![None; identifiers.len()];
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || {
-                // Remote reads block on the runtime from this thread.
-                let _context = runtime.enter();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(id) = identifiers.get(i) else { break };
-                    if tx.send((i, checker.check(id, longest))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (i, outcome) in rx {
-            bar.inc(1);
-            if outcome.status == Status::Error {
-                bar.set_message(format!("last error: {}", outcome.identifier));
-            }
-            if let Some(slot) = slots.get_mut(i) {
-                *slot = Some(outcome);
-            }
-        }
-    });
-    bar.finish_and_clear();
-    slots
+    let results = progress::each(
+        identifiers,
+        jobs,
+        runtime,
+        |id| checker.check(id, longest),
+        |outcome| outcome.status == Status::Error,
+    );
+    results
         .into_iter()
         .zip(identifiers)
         .map(|(o, id)| {

@@ -20,8 +20,6 @@ use sink::{ExportSink, SinkOptions, Written};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Instant;
 use tessera_iiif::{ApiVersion, ImageService, Limits};
 use tessera_image::encode::EncodeOptions;
@@ -86,10 +84,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         },
         force: args.force,
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, ids.len().max(1));
+    let jobs = progress::jobs(args.jobs, ids.len());
     let start = Instant::now();
     let outcomes = export_all(&export, &ids, jobs, runtime.handle());
     let failed = print_summary(&ids, &outcomes, start.elapsed().as_secs_f64(), jobs, out);
@@ -107,42 +102,8 @@ fn export_all(
     jobs: usize,
     runtime: &tokio::runtime::Handle,
 ) -> Vec<Outcome> {
-    let bar = progress::bar(ids.len());
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Outcome>> = (0..ids.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || {
-                let _context = runtime.enter();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(id) = ids.get(i) else { break };
-                    let outcome = match export.one(id) {
-                        Ok(o) => o,
-                        Err(e) => Outcome::Failed(e),
-                    };
-                    if tx.send((i, outcome)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (i, outcome) in rx {
-            bar.inc(1);
-            if let (Outcome::Failed(_), Some(id)) = (&outcome, ids.get(i)) {
-                bar.set_message(format!("last error: {id}"));
-            }
-            if let Some(slot) = slots.get_mut(i) {
-                *slot = Some(outcome);
-            }
-        }
-    });
-    bar.finish_and_clear();
-    slots
+    let one = |id: &str| export.one(id).unwrap_or_else(Outcome::Failed);
+    progress::each(ids, jobs, runtime, one, |o| matches!(o, Outcome::Failed(_)))
         .into_iter()
         .map(|o| {
             o.unwrap_or(Outcome::Failed(

@@ -8,8 +8,8 @@ use crate::pipeline::Pipeline;
 use crate::state::AppState;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What became of one image.
@@ -42,41 +42,24 @@ pub fn run(args: &PyramidArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let (identifiers, listing_failed) =
         crate::check::collection(args.source.as_deref(), Some(&state))?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, identifiers.len().max(1));
-    let bar = crate::check::progress::bar(identifiers.len());
+    let jobs = crate::check::progress::jobs(args.jobs, identifiers.len());
     let start = Instant::now();
-    let next = AtomicUsize::new(0);
-    let outcomes = Mutex::new(Vec::with_capacity(identifiers.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                // Remote reads and the shared store run on the runtime from these threads.
-                let _context = handle.enter();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(identifier) = identifiers.get(i) else {
-                        break;
-                    };
-                    let outcome = one(&pipeline, &pyramids, identifier);
-                    if let Outcome::Failed(why) = &outcome {
-                        bar.suspend(|| eprintln!("failed: {identifier}: {why}"));
-                    }
-                    bar.inc(1);
-                    outcomes
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(outcome);
-                }
-            });
+    let results = crate::check::progress::each(
+        &identifiers,
+        jobs,
+        &handle,
+        |identifier| one(&pipeline, &pyramids, identifier),
+        |o| matches!(o, Outcome::Failed(_)),
+    );
+    let outcomes: Vec<Outcome> = results
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Failed("the worker stopped".into())))
+        .collect();
+    for (identifier, outcome) in identifiers.iter().zip(&outcomes) {
+        if let Outcome::Failed(why) = outcome {
+            eprintln!("failed: {identifier}: {why}");
         }
-    });
-    bar.finish_and_clear();
-    let outcomes = outcomes
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
+    }
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let built = count(|o| matches!(o, Outcome::Built { .. }));
     let bytes: u64 = outcomes
@@ -124,7 +107,7 @@ fn one(pipeline: &Pipeline, pyramids: &Pyramids, identifier: &str) -> Outcome {
     let Some((key, request)) = pipeline.pyramid_build(&located) else {
         return Outcome::NotNeeded;
     };
-    if pyramids.find(&key).is_some() {
+    if pyramids.has(&key) {
         return Outcome::AlreadyBuilt;
     }
     match pyramids.build_now(&key, request) {
