@@ -128,6 +128,12 @@ impl DiskCache {
         }
     }
 
+    /// Whether `key` is held, by the index alone: no file is opened and it is not marked used. (A
+    /// file removed behind the cache's back is found missing, and forgotten, by the next get.)
+    pub fn contains(&self, key: &str) -> bool {
+        self.lock_index().entries.contains_key(&file_name(key))
+    }
+
     /// The cached file of `key`, opened, if any (marks it used). It stays readable even if evicted later.
     pub fn get_file(&self, key: &str) -> Option<FileSource> {
         let name = file_name(key);
@@ -317,6 +323,7 @@ mod tests {
     use super::*;
     use crate::RandomAccess;
     use std::fs;
+    use std::io::Seek;
 
     #[test]
     fn stores_reads_and_evicts_least_recently_used() {
@@ -331,6 +338,43 @@ mod tests {
         assert_eq!(cache.total_bytes(), 200);
         let files = fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(files, 2, "evicted files are deleted, no temp files remain");
+    }
+
+    #[test]
+    fn contains_reads_the_index_only_and_does_not_mark_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 250).unwrap();
+        cache.put("a", &[1; 100]).unwrap();
+        cache.put("b", &[2; 100]).unwrap();
+        assert!(cache.contains("a") && !cache.contains("z"));
+        cache.put("c", &[3; 100]).unwrap();
+        assert!(!cache.contains("a"), "a stayed least recently used");
+    }
+
+    #[test]
+    fn a_streamed_entry_appears_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 1000).unwrap();
+        let file = cache
+            .put_streamed("s", |f| {
+                f.write_all(&[9; 300])?;
+                f.seek(std::io::SeekFrom::Start(0))?;
+                f.write_all(&[8; 2])
+            })
+            .unwrap();
+        assert_eq!(file.read_all().unwrap()[..3], [8, 8, 9]);
+        assert_eq!(cache.total_bytes(), 300);
+        let failed = cache.put_streamed("t", |f| {
+            f.write_all(&[1; 50])?;
+            Err(io::Error::other("the writer failed"))
+        });
+        assert!(failed.is_err());
+        assert!(!cache.contains("t"));
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file is left"
+        );
     }
 
     #[test]

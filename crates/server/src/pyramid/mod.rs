@@ -174,6 +174,11 @@ impl Pyramids {
         self.store.get_file(key)
     }
 
+    /// Whether the pyramid under `key` is in the local store (no file is opened).
+    pub fn has(&self, key: &str) -> bool {
+        self.store.contains(key)
+    }
+
     /// Count a render answered from a pyramid.
     pub fn answered(&self) {
         self.metrics.hit();
@@ -203,7 +208,7 @@ impl Pyramids {
         if state.failed.contains(key) || state.running.len() >= at_once {
             return None;
         }
-        if self.store.get_file(key).is_some() {
+        if self.store.contains(key) {
             return None;
         }
         let (done, waiting) = watch::channel(false);
