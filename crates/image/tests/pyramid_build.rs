@@ -129,3 +129,47 @@ fn an_image_with_alpha_is_refused() {
         Err(tessera_image::ImageError::Unsupported(_))
     ));
 }
+
+/// The sampling factors (horizontal, vertical) of the first component of a JPEG's frame.
+fn luma_sampling(jpeg: &[u8]) -> (u8, u8) {
+    let mut at = 2;
+    while at + 4 <= jpeg.len() {
+        let (marker, len) = (
+            jpeg[at + 1],
+            usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]])),
+        );
+        if marker == 0xC0 {
+            let factors = jpeg[at + 11];
+            return (factors >> 4, factors & 15);
+        }
+        at += 2 + len;
+    }
+    panic!("no baseline frame header");
+}
+
+#[test]
+fn a_source_with_halved_chroma_keeps_it_halved_at_full_resolution_only() {
+    for (rel, full_level) in [
+        (
+            "jpeg/progressive_rgb_2268x1512__libjxl-flower_q85_420_progr.jpg",
+            (2, 2),
+        ),
+        (
+            "jpeg/subsampling-444_non-interleaved-scans__libjxl-flower_small_q85_444_non_interleaved.jpg",
+            (1, 1),
+        ),
+    ] {
+        let mut source = common::open_file(rel).expect(rel);
+        let mut pyramid = common::open_bytes(pyramid_of(source.as_mut(), 128)).expect(rel);
+        let tile = |p: &mut Box<dyn ImageReader>, region: Rect| {
+            p.stored_jpeg(region, Dimensions::new(128, 128))
+                .expect("read")
+                .expect("a stored tile")
+        };
+        let full = tile(&mut pyramid, Rect::new(0, 0, 128, 128));
+        assert_eq!(luma_sampling(&full), full_level, "{rel}");
+        // A reduced level holds more colour detail than the source had at its size: all of it.
+        let reduced = tile(&mut pyramid, Rect::new(0, 0, 256, 256));
+        assert_eq!(luma_sampling(&reduced), (1, 1), "{rel}");
+    }
+}

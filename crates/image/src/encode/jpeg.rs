@@ -1,7 +1,7 @@
 //! JPEG output (jpeg-encoder): alpha is composited over white; gray rasters stay one channel; an
 //! ICC profile goes into APP2 `ICC_PROFILE` segments (at most 65,519 bytes each, numbered).
 
-use jpeg_encoder::{ColorType, Encoder};
+use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder};
 
 use crate::transform::quality::flatten_alpha;
 use crate::{ImageError, PixelLayout, Raster};
@@ -57,7 +57,14 @@ pub(crate) fn encode(
             raster.width, raster.height
         )));
     };
-    let flat = flatten_alpha(raster.clone(), 255);
+    // Only a raster with alpha is copied (to be flattened).
+    let flattened;
+    let flat = if raster.layout.has_alpha() {
+        flattened = flatten_alpha(raster.clone(), 255);
+        &flattened
+    } else {
+        raster
+    };
     let color = if flat.layout == PixelLayout::Gray8 {
         ColorType::Luma
     } else {
@@ -65,6 +72,10 @@ pub(crate) fn encode(
     };
     let mut out = Vec::new();
     let mut encoder = Encoder::new(&mut out, quality.clamp(1, 100));
+    // Below quality 90 the chroma is halved: each sample the mean of the pixels it covers, as
+    // libjpeg makes it (the encoder's default takes the top left one: aliased, shifted by half a
+    // pixel).
+    encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
     if let Some(icc) = super::fitting(icc, color == ColorType::Luma) {
         // jpeg-encoder splits the profile into segments of 65,519 bytes, numbered from 1.
         encoder

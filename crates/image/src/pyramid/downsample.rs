@@ -11,10 +11,10 @@ use tessera_iiif::Dimensions;
 use crate::{ImageError, PixelLayout, Raster};
 
 /// Receives each finished tile: level, column, row, pixels.
-pub(super) type Emit<'a> = dyn FnMut(usize, u32, u32, &Raster) -> Result<(), ImageError> + 'a;
+pub(super) type Emit<'a> = dyn FnMut(usize, u32, u32, Raster) -> Result<(), ImageError> + 'a;
 
 /// Rows of the next level made at a time.
-const BAND: u32 = 64;
+const BAND: u32 = 256;
 
 /// Rows beyond a band's source rows that the filter reads (Lanczos3 reaches 3 output pixels, 6
 /// source rows at a factor of 2), with room for rounding.
@@ -88,7 +88,7 @@ impl Level {
             }
             let tile = Raster::from_data(w, height, self.layout, data)
                 .ok_or_else(|| ImageError::Corrupt("pyramid: tile geometry".into()))?;
-            emit(index, column, self.tiled / self.tile, &tile)?;
+            emit(index, column, self.tiled / self.tile, tile)?;
         }
         self.tiled = self.received;
         Ok(())
@@ -265,7 +265,7 @@ mod tests {
         for row in full.chunks_exact(w as usize) {
             push_row(&mut levels, 0, row, &mut |l, _, _, t| {
                 if l == 1 {
-                    got = t.data.clone();
+                    got = t.data;
                 }
                 Ok(())
             })

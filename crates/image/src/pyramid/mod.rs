@@ -34,15 +34,27 @@ impl Default for PyramidSpec {
     }
 }
 
+/// How much colour detail the source stores, which the full-resolution level need not exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Chroma {
+    /// Colour at the resolution of the pixels (or unknown).
+    #[default]
+    Full,
+    /// Colour at half the resolution in both directions (a JPEG's 4:2:0): storing the full level
+    /// so loses nothing the source had, and halves its encoding work.
+    Halved,
+}
+
 /// Where a builder's tiles go.
 pub trait TileSink {
-    /// Called once before any tile: the levels (full size first), the pixel layout, and the ICC
-    /// profile that describes the pixels, if any.
+    /// Called once before any tile: the levels (full size first), the pixel layout, the ICC
+    /// profile that describes the pixels, if any, and the colour detail of the source.
     fn start(
         &mut self,
         levels: &[Dimensions],
         layout: PixelLayout,
         icc: Option<&[u8]>,
+        chroma: Chroma,
     ) -> Result<(), ImageError>;
 
     /// Tile (`column`, `row`) of `level` (0 for full resolution): its pixels, `tile` pixels a side
@@ -52,7 +64,7 @@ pub trait TileSink {
         level: usize,
         column: u32,
         row: u32,
-        pixels: &Raster,
+        pixels: Raster,
     ) -> Result<(), ImageError>;
 
     /// Called once after the last tile.
@@ -88,6 +100,11 @@ pub fn build(
     let mut sizes = vec![full];
     sizes.extend(pyramid_levels(full, spec.tile));
     let icc: Option<Arc<[u8]>> = reader.icc_profile();
+    let chroma = if reader.chroma_halved() {
+        Chroma::Halved
+    } else {
+        Chroma::Full
+    };
     let mut levels: Vec<downsample::Level> = Vec::new();
     let mut started = false;
     let mut tiles = 0u64;
@@ -99,7 +116,7 @@ pub fn build(
                     "a pyramid of an image with alpha (JPEG tiles have none)".into(),
                 ));
             }
-            sink.start(&sizes, band.layout, icc.as_deref())?;
+            sink.start(&sizes, band.layout, icc.as_deref(), chroma)?;
             levels = sizes
                 .iter()
                 .map(|d| downsample::Level::new(*d, spec.tile, band.layout))

@@ -6,17 +6,33 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder, SamplingFactor};
 use tessera_iiif::Dimensions;
 
-use super::TileSink;
+use super::{Chroma, TileSink};
 use crate::{ImageError, PixelLayout, Raster};
 
 /// Bytes kept at the start for the header, the larger (BigTIFF) one.
 const HEADER_BYTES: u64 = 16;
 
 /// Tiles encoded together, on [`TiffSink::encoders`] threads at once.
-const BATCH: usize = 16;
+const BATCH: usize = 8;
+
+/// Batches being encoded while the builder goes on making tiles; the oldest is written out
+/// before another starts.
+const IN_FLIGHT: usize = 2;
+
+/// Where an encoded tile goes: level, column, row.
+type Slot = (usize, u32, u32);
+
+/// One encoder thread's share of a batch: its tiles' JPEGs, in order.
+type Share = std::thread::JoinHandle<Vec<Result<Vec<u8>, ImageError>>>;
+
+/// A batch on its encoder threads: where each tile goes, and each thread's share, in order.
+struct Batch {
+    slots: Vec<Slot>,
+    parts: Vec<Share>,
+}
 
 /// The tiles and directories of a pyramid, written to `out`.
 pub struct TiffSink<W: Write + Seek> {
@@ -28,8 +44,10 @@ pub struct TiffSink<W: Write + Seek> {
     layout: PixelLayout,
     icc: Option<Vec<u8>>,
     levels: Vec<LevelIndex>,
-    /// Tiles waiting to be encoded: level, column, row, pixels.
-    pending: Vec<(usize, u32, u32, Raster)>,
+    /// Tiles waiting to be encoded, and where they go.
+    pending: Vec<(Slot, Raster)>,
+    /// Batches being encoded, oldest first.
+    in_flight: std::collections::VecDeque<Batch>,
     encoders: usize,
 }
 
@@ -37,6 +55,8 @@ pub struct TiffSink<W: Write + Seek> {
 struct LevelIndex {
     size: Dimensions,
     across: u32,
+    /// Chroma subsampling of its JPEG tiles.
+    sampling: Sampling,
     /// Offset and length of each tile, row by row; (0, 0) until written.
     tiles: Vec<(u64, u64)>,
 }
@@ -55,6 +75,7 @@ impl<W: Write + Seek> TiffSink<W> {
             icc: None,
             levels: Vec::new(),
             pending: Vec::new(),
+            in_flight: std::collections::VecDeque::new(),
             encoders: 1,
         }
     }
@@ -87,56 +108,74 @@ impl<W: Write + Seek> TiffSink<W> {
         self.write(&vec![0u8; pad as usize]).map(|_| ())
     }
 
-    /// Chroma subsampling for the quality: full chroma from 90 up, half in both directions below.
-    fn sampling(&self) -> (SamplingFactor, u16) {
-        if self.quality >= 90 {
-            (SamplingFactor::F_1_1, 1)
+    /// Chroma subsampling of a level: full chroma from quality 90 up, unless the level is the
+    /// full one and the source's chroma was halved; half in both directions otherwise.
+    fn sampling(&self, level: usize, chroma: Chroma) -> Sampling {
+        if self.quality >= 90 && !(level == 0 && chroma == Chroma::Halved) {
+            Sampling::Full
         } else {
-            (SamplingFactor::F_2_2, 2)
+            Sampling::Halved
         }
     }
 
-    /// Encode the pending tiles, in parallel, and write them in order.
-    fn write_pending(&mut self) -> Result<(), ImageError> {
-        let pending = std::mem::take(&mut self.pending);
-        let (side, quality, sampling) = (self.tile, self.quality, self.sampling().0);
-        let per_thread = pending.len().div_ceil(self.encoders).max(1);
-        let encoded: Vec<Result<Vec<u8>, ImageError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = pending
-                .chunks(per_thread)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|(_, _, _, pixels)| encode(pixels, side, quality, sampling))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![Err(ImageError::Corrupt(
-                            "pyramid: a tile encoder panicked".into(),
-                        ))]
-                    })
-                })
-                .collect()
-        });
-        if encoded.len() != pending.len() {
-            return Err(ImageError::Corrupt(
-                "pyramid: a tile encoder panicked".into(),
-            ));
+    /// Start encoding the pending tiles on the encoder threads, writing out the oldest batch
+    /// first when [`IN_FLIGHT`] are already being encoded.
+    fn send_pending(&mut self) -> Result<(), ImageError> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
-        for ((level, column, row, _), jpeg) in pending.iter().zip(encoded) {
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.write_oldest()?;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let (side, quality) = (self.tile, self.quality);
+        let per_thread = pending.len().div_ceil(self.encoders).max(1);
+        let mut slots = Vec::with_capacity(pending.len());
+        let mut jobs: Vec<(Raster, Sampling)> = Vec::with_capacity(pending.len());
+        for (slot, pixels) in pending {
+            let sampling = self
+                .levels
+                .get(slot.0)
+                .map_or(Sampling::Full, |l| l.sampling);
+            slots.push(slot);
+            jobs.push((pixels, sampling));
+        }
+        let mut parts = Vec::new();
+        while !jobs.is_empty() {
+            let rest = jobs.split_off(per_thread.min(jobs.len()));
+            let share = std::mem::replace(&mut jobs, rest);
+            parts.push(std::thread::spawn(move || {
+                share
+                    .iter()
+                    .map(|(pixels, sampling)| encode(pixels, side, quality, *sampling))
+                    .collect::<Vec<_>>()
+            }));
+        }
+        self.in_flight.push_back(Batch { slots, parts });
+        Ok(())
+    }
+
+    /// Wait for the oldest batch and write its tiles, in order.
+    fn write_oldest(&mut self) -> Result<(), ImageError> {
+        let Some(batch) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let panicked = || ImageError::Corrupt("pyramid: a tile encoder panicked".into());
+        let mut encoded = Vec::with_capacity(batch.slots.len());
+        for part in batch.parts {
+            encoded.extend(part.join().map_err(|_| panicked())?);
+        }
+        if encoded.len() != batch.slots.len() {
+            return Err(panicked());
+        }
+        for ((level, column, row), jpeg) in batch.slots.into_iter().zip(encoded) {
             let jpeg = jpeg?;
             let at = self.write(&jpeg)?;
             let slot = self
                 .levels
-                .get(*level)
-                .map(|l| *row as usize * l.across as usize + *column as usize);
-            match (slot, self.levels.get_mut(*level)) {
+                .get(level)
+                .map(|l| row as usize * l.across as usize + column as usize);
+            match (slot, self.levels.get_mut(level)) {
                 (Some(i), Some(l)) if i < l.tiles.len() => l.tiles[i] = (at, jpeg.len() as u64),
                 _ => {
                     return Err(ImageError::Corrupt(
@@ -169,15 +208,14 @@ impl<W: Write + Seek> TiffSink<W> {
         description.push(0);
         let channels = self.layout.channels() as u16;
         let photometric: u16 = if self.layout.is_gray() { 1 } else { 6 };
-        let subsampling = self.sampling().1;
         let mut next = 0u64;
         // The last level first, so each directory knows where the next one is.
         for index in (0..self.levels.len()).rev() {
-            let (size, offsets, counts) = {
+            let (size, sampling, offsets, counts) = {
                 let level = &self.levels[index];
                 let offsets: Vec<u64> = level.tiles.iter().map(|t| t.0).collect();
                 let counts: Vec<u64> = level.tiles.iter().map(|t| t.1).collect();
-                (level.size, offsets, counts)
+                (level.size, level.sampling, offsets, counts)
             };
             let mut entries = vec![
                 Entry::long(254, u64::from(index > 0)),
@@ -204,7 +242,8 @@ impl<W: Write + Seek> TiffSink<W> {
                 Entry::offsets(325, &counts, big),
             ]);
             if photometric == 6 {
-                entries.push(Entry::shorts(530, &[subsampling, subsampling]));
+                let factor = sampling.factor();
+                entries.push(Entry::shorts(530, &[factor, factor]));
             }
             if let Some((at, len)) = icc_at {
                 entries.push(Entry::pointer(34675, 7, len, at));
@@ -279,17 +318,20 @@ impl<W: Write + Seek> TileSink for TiffSink<W> {
         levels: &[Dimensions],
         layout: PixelLayout,
         icc: Option<&[u8]>,
+        chroma: Chroma,
     ) -> Result<(), ImageError> {
         self.layout = layout;
         self.icc = icc.map(<[u8]>::to_vec);
         self.levels = levels
             .iter()
-            .map(|&size| {
+            .enumerate()
+            .map(|(index, &size)| {
                 let across = size.width.div_ceil(self.tile);
                 let down = size.height.div_ceil(self.tile);
                 LevelIndex {
                     size,
                     across,
+                    sampling: self.sampling(index, chroma),
                     tiles: vec![(0, 0); across as usize * down as usize],
                 }
             })
@@ -305,17 +347,20 @@ impl<W: Write + Seek> TileSink for TiffSink<W> {
         level: usize,
         column: u32,
         row: u32,
-        pixels: &Raster,
+        pixels: Raster,
     ) -> Result<(), ImageError> {
-        self.pending.push((level, column, row, pixels.clone()));
+        self.pending.push(((level, column, row), pixels));
         if self.pending.len() >= BATCH.max(self.encoders) {
-            self.write_pending()?;
+            self.send_pending()?;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), ImageError> {
-        self.write_pending()?;
+        self.send_pending()?;
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
         if self.levels.iter().any(|l| l.tiles.iter().any(|t| t.1 == 0)) {
             return Err(ImageError::Corrupt(
                 "pyramid: a tile was never written".into(),
@@ -390,12 +435,39 @@ fn offset_bytes(at: u64, word: usize) -> Vec<u8> {
     }
 }
 
+/// Chroma subsampling of a level's JPEG tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sampling {
+    /// 4:4:4.
+    Full,
+    /// 4:2:0.
+    Halved,
+}
+
+impl Sampling {
+    /// As the encoder takes it.
+    fn encoder(self) -> SamplingFactor {
+        match self {
+            Self::Full => SamplingFactor::F_1_1,
+            Self::Halved => SamplingFactor::F_2_2,
+        }
+    }
+
+    /// As TIFF's YCbCrSubsampling (tag 530) states it, in both directions.
+    fn factor(self) -> u16 {
+        match self {
+            Self::Full => 1,
+            Self::Halved => 2,
+        }
+    }
+}
+
 /// One tile as a baseline JPEG of `side × side` (padded), YCbCr at `sampling` or gray.
 fn encode(
     tile: &Raster,
     side: u32,
     quality: u8,
-    sampling: SamplingFactor,
+    sampling: Sampling,
 ) -> Result<Vec<u8>, ImageError> {
     let fail = |message: String| ImageError::Encode {
         format: "jpg",
@@ -408,7 +480,10 @@ fn encode(
     let color = if tile.layout.is_gray() {
         ColorType::Luma
     } else {
-        encoder.set_sampling_factor(sampling);
+        encoder.set_sampling_factor(sampling.encoder());
+        // Each stored chroma sample the mean of the pixels it covers, as libjpeg makes it (the
+        // default takes the top left one: aliased, and shifted by half a pixel).
+        encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
         ColorType::Rgb
     };
     encoder
@@ -417,9 +492,14 @@ fn encode(
     Ok(out)
 }
 
-/// `tile` grown to `side × side` by repeating its last column and row.
-fn pad(tile: &Raster, side: u32) -> Vec<u8> {
+/// `tile` grown to `side × side` by repeating its last column and row (as it is when it has
+/// that size already).
+fn pad(tile: &Raster, side: u32) -> std::borrow::Cow<'_, [u8]> {
     let channels = tile.layout.channels();
+    let packed = side as usize * side as usize * channels;
+    if tile.width == side && tile.height == side && tile.data.len() == packed {
+        return std::borrow::Cow::Borrowed(&tile.data);
+    }
     let (w, h) = (
         tile.width.min(side) as usize,
         tile.height.min(side) as usize,
@@ -434,5 +514,5 @@ fn pad(tile: &Raster, side: u32) -> Vec<u8> {
             out.extend_from_slice(last);
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }

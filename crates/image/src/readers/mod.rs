@@ -105,6 +105,12 @@ pub trait ImageReader: Send {
         Storage::default()
     }
 
+    /// Whether the file stores colour at half the resolution of the pixels in both directions
+    /// (a JPEG's 4:2:0 chroma), so that a copy of the image needs no finer colour than that.
+    fn chroma_halved(&self) -> bool {
+        false
+    }
+
     /// The physical size of a pixel, where the file states one in real units; `None` otherwise.
     fn physical_scale(&self) -> Option<physical::PhysicalScale> {
         None

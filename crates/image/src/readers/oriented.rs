@@ -85,6 +85,11 @@ impl ImageReader for Oriented {
         self.inner.icc_profile()
     }
 
+    fn chroma_halved(&self) -> bool {
+        // Halved in both directions stays so when turned.
+        self.inner.chroma_halved()
+    }
+
     fn physical_scale(&self) -> Option<PhysicalScale> {
         let scale = self.inner.physical_scale()?;
         Some(if self.orientation >= 5 {

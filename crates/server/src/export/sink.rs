@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tessera_iiif::{ApiVersion, Dimensions, OutputFormat};
 use tessera_image::colour::{stage, IccMode};
 use tessera_image::encode::{encode, EncodeOptions};
-use tessera_image::pyramid::TileSink;
+use tessera_image::pyramid::{Chroma, TileSink};
 use tessera_image::transform::resize::resize;
 use tessera_image::{ImageError, PixelLayout, Raster};
 
@@ -137,6 +137,7 @@ impl TileSink for ExportSink<'_> {
         levels: &[Dimensions],
         layout: PixelLayout,
         icc: Option<&[u8]>,
+        _chroma: Chroma,
     ) -> Result<(), ImageError> {
         let full = *levels
             .first()
@@ -167,14 +168,13 @@ impl TileSink for ExportSink<'_> {
         level: usize,
         column: u32,
         row: u32,
-        pixels: &Raster,
+        pixels: Raster,
     ) -> Result<(), ImageError> {
         let grid = self.grid()?;
         let t = grid.tile;
         if let Some(Some(whole)) = self.kept.get_mut(level) {
-            blit(whole, pixels, column * t, row * t);
+            blit(whole, &pixels, column * t, row * t);
         }
-        self.emit_tile(level, column, row, pixels.clone())?;
         // Past the builder's last column or row the grid may have a sliver (one output pixel).
         let built = self.built.get(level).copied().unwrap_or(grid.full);
         let (across, down) = (built.width.div_ceil(t), built.height.div_ceil(t));
@@ -182,14 +182,19 @@ impl TileSink for ExportSink<'_> {
         let (w, h) = (pixels.width, pixels.height);
         let right = column + 1 == across && grid_across > across;
         let below = row + 1 == down && grid_down > down;
+        let mut slivers = Vec::new();
         if right {
-            self.emit_tile(level, column + 1, row, crop(pixels, w - 1, 0, 1, h))?;
+            slivers.push((column + 1, row, crop(&pixels, w - 1, 0, 1, h)));
         }
         if below {
-            self.emit_tile(level, column, row + 1, crop(pixels, 0, h - 1, w, 1))?;
+            slivers.push((column, row + 1, crop(&pixels, 0, h - 1, w, 1)));
         }
         if right && below {
-            self.emit_tile(level, column + 1, row + 1, crop(pixels, w - 1, h - 1, 1, 1))?;
+            slivers.push((column + 1, row + 1, crop(&pixels, w - 1, h - 1, 1, 1)));
+        }
+        self.emit_tile(level, column, row, pixels)?;
+        for (column, row, sliver) in slivers {
+            self.emit_tile(level, column, row, sliver)?;
         }
         Ok(())
     }

@@ -118,6 +118,9 @@ async fn info(
         Some(done) => (done, Origin::Cache),
         None => {
             let (described, origin) = state.pipeline.describe(&located).await?;
+            if described.pyramid {
+                state.pipeline.start_pyramid(&located);
+            }
             let done = info_document(&state, path, service_id, &described, &extras, &content_type)?;
             state.pipeline.caches().put_info_body(key, done.clone());
             (done, origin)

@@ -42,6 +42,16 @@ impl Pipeline {
         Ok((entry, self.origin(role, "image")))
     }
 
+    /// Start building `located`'s pyramid unless it is built or being built (as an `info.json`
+    /// request does, so the pyramid is ready sooner for the tiles a viewer asks next).
+    pub fn start_pyramid(&self, located: &super::Located) {
+        if let (Some(pyramids), Some((key, request))) =
+            (&self.pyramids, self.pyramid_build(located))
+        {
+            let _ = pyramids.ensure(&key, request);
+        }
+    }
+
     /// Make sure the job's pyramid is built or being built, and wait for a build in progress (up to
     /// the configured wait): answered from the pyramid, most requests cost one tile's decode.
     async fn pyramid_ready(self: &Arc<Self>, job: &Job) {

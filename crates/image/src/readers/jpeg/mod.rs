@@ -35,6 +35,8 @@ pub(crate) struct JpegReader {
     icc: Option<Arc<[u8]>>,
     /// Most bytes libjpeg may hold in whole-image buffers ([`memory_budget`]).
     max_memory: u64,
+    /// Whether the frame is YCbCr with its chroma halved both ways (4:2:0).
+    chroma_halved: bool,
 }
 
 /// Bytes at the start of the file searched for the EXIF orientation and the ICC profile, at
@@ -66,6 +68,7 @@ impl JpegReader {
             orientation: meta.orientation,
             icc,
             max_memory: memory_budget(limits.max_pixels),
+            chroma_halved: frame.chroma_halved,
         })
     }
 }
@@ -81,6 +84,10 @@ impl ImageReader for JpegReader {
 
     fn icc_profile(&self) -> Option<Arc<[u8]>> {
         self.icc.clone()
+    }
+
+    fn chroma_halved(&self) -> bool {
+        self.chroma_halved
     }
 
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
@@ -159,6 +166,8 @@ struct Frame {
     components: u8,
     /// Offset of the marker in the file.
     at: u64,
+    /// Three components, the first sampled 2×2 and the others 1×1 (4:2:0).
+    chroma_halved: bool,
 }
 
 /// Width and height from the first SOFn marker.
@@ -212,11 +221,19 @@ fn frame_header(source: &dyn RandomAccess) -> Result<Frame, ImageError> {
             source
                 .read_exact_at(pos + 4, &mut sof)
                 .map_err(|_| corrupt("truncated frame header"))?;
+            // Each component: its id, its sampling (horizontal and vertical nibbles), its table.
+            let mut specs = [0u8; 9];
+            let chroma_halved = sof[5] == 3
+                && source.read_exact_at(pos + 10, &mut specs).is_ok()
+                && specs[1] == 0x22
+                && specs[4] == 0x11
+                && specs[7] == 0x11;
             return Ok(Frame {
                 height: u32::from(u16::from_be_bytes([sof[1], sof[2]])),
                 width: u32::from(u16::from_be_bytes([sof[3], sof[4]])),
                 components: sof[5],
                 at: pos,
+                chroma_halved,
             });
         }
         pos += 2 + seg_len;
