@@ -117,9 +117,11 @@ pub trait ImageReader: Send {
     }
 
     /// The whole image at full resolution, top to bottom, in bands of at most `band_rows` full-width
-    /// rows, each handed to `sink` in turn (the pixels [`read`](Self::read) gives). By default each
-    /// band is one read; a reader that decodes in one pass (JPEG) overrides it so the image is
-    /// decoded once, whatever the number of bands.
+    /// rows, each handed to `sink` in turn (the pixels [`read`](Self::read) gives, except that
+    /// where [`chroma_halved`](Self::chroma_halved) each colour sample may be repeated over the
+    /// pixels it covers rather than interpolated: halved again, that is the file's own colour). By
+    /// default each band is one read; a reader that decodes in one pass (JPEG) overrides it so the
+    /// image is decoded once, whatever the number of bands.
     fn scan(
         &mut self,
         band_rows: u32,

@@ -75,6 +75,12 @@ impl<'a> Decoder<'a> {
         self.cinfo.jpeg_color_space
     }
 
+    /// Repeat each chroma sample over the pixels it covers instead of interpolating between
+    /// samples ("fancy" upsampling, the default). Before [`start`](Self::start).
+    pub(super) fn replicate_chroma(&mut self) {
+        self.cinfo.do_fancy_upsampling = 0;
+    }
+
     /// Set the DCT scale (`numerator`/8) and output colour space, and start decompressing.
     pub(super) fn start(
         &mut self,

@@ -109,25 +109,37 @@ impl ImageReader for JpegReader {
         let data = self.source.read_all()?;
         let header = self.header;
         let (cmyk_profile, memory) = (self.cmyk_profile, self.max_memory);
+        let replicate = self.chroma_halved;
         guard("jpeg", || {
-            scan(&data, &header, band_rows.max(1), cmyk_profile, memory, sink)
+            scan(
+                &data,
+                &header,
+                band_rows.max(1),
+                (cmyk_profile, memory, replicate),
+                sink,
+            )
         })
     }
 }
 
 /// Decode the whole of `data` at full resolution in one pass, handing `sink` bands of at most
-/// `band_rows` rows, converted as [`decode`] converts a region.
+/// `band_rows` rows, converted as [`decode`] converts a region. With `replicate`, halved chroma
+/// is repeated over the pixels each sample covers: averaged again (as a pyramid's full level
+/// stores it), it is the file's own chroma, which a decoder then interpolates as it would the
+/// file's.
 fn scan(
     data: &[u8],
     header: &ImageHeader,
     band_rows: u32,
-    cmyk_profile: CmykProfile,
-    max_memory: u64,
+    (cmyk_profile, max_memory, replicate): (CmykProfile, u64, bool),
     sink: &mut dyn FnMut(Raster) -> Result<(), ImageError>,
 ) -> Result<(), ImageError> {
     let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
     let meta = jpeg_meta::parse(data);
     let mut dec = ffi::Decoder::new(data, max_memory)?;
+    if replicate {
+        dec.replicate_chroma();
+    }
     let kind = stored_kind(dec.jpeg_color_space());
     dec.start(8, kind.out_space())?;
     if dec.output_size() != (header.width, header.height)
