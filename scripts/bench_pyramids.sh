@@ -10,7 +10,8 @@
 # fresh Tessera with an empty pyramid store: the first viewer session (which starts the build and
 # waits for it), a second session once the pyramid exists, and the `pyr.tif` session on the same
 # server; the build's peak memory (`tessera pyramid` under /usr/bin/time); W3 (`full/,1000` of
-# big.tif) with and without the pyramid. Needs Debian's libvips-tools, wrk and python3; derivative
+# big.tif) with and without the pyramid. The sessions and the libvips build are repeated RUNS times
+# (default 3), each round on a fresh server, and the medians are shown. Needs Debian's libvips-tools, wrk and python3; derivative
 # caches are off so that every answer is rendered or sent from the pyramid.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,18 +58,26 @@ session() {  # identifier -> "session_ms first_view_ms tiles errors"
 
 printf '| image | vips tiffsave pyramid | first session (builds) | ratio | second session | pyr.tif session | ratio | build peak RSS |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+RUNS=${RUNS:-3}
 for image in big.tif big.jpg big20k.tif; do
-  vips_ms=$(for _ in 1 2 3; do
+  # RUNS rounds, each a libvips build beside a fresh Tessera (empty store): noise on the machine
+  # falls on both alike; the table shows the median of each column.
+  : >"$OUT/rounds.txt"
+  errors1=0 errors2=0
+  for _ in $(seq 1 "$RUNS"); do
     s=$(date +%s%N); vips tiffsave "$IMAGES/$image" "$OUT/vips.tif" --tile --pyramid --compression jpeg --tile-width 512 --tile-height 512; e=$(date +%s%N)
-    echo $(( (e - s) / 1000000 ))
-  done | median)
-  rm -rf "$OUT/store" "$OUT/vips.tif"
-  config "$OUT/store"
-  start
-  read -r first _ _ errors1 < <(session "$image")
-  read -r second _ _ errors2 < <(session "$image")
-  read -r pyr _ _ _ < <(session pyr.tif)
-  stop
+    rm -rf "$OUT/store" "$OUT/vips.tif"
+    config "$OUT/store"
+    start
+    read -r first _ _ e1 < <(session "$image")
+    read -r second _ _ e2 < <(session "$image")
+    read -r pyr _ _ _ < <(session pyr.tif)
+    stop
+    echo "$(( (e - s) / 1000000 )) $first $second $pyr" >>"$OUT/rounds.txt"
+    errors1=$((errors1 + e1)) errors2=$((errors2 + e2))
+  done
+  col() { awk -v c="$1" '{print $c}' "$OUT/rounds.txt" | median; }
+  vips_ms=$(col 1) first=$(col 2) second=$(col 3) pyr=$(col 4)
   rm -rf "$OUT/store-rss"
   config "$OUT/store-rss"
   echo "$image" >"$OUT/list.txt"
