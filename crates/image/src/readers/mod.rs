@@ -34,7 +34,8 @@ pub struct ImageHeader {
 /// How a source stores its pixels, for `info.json`: its native tile size and reduced levels.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Storage {
-    /// Stored tile size, when the source is tiled.
+    /// The tile size viewers are offered, when the source is tiled: the stored one, or for JPEG
+    /// 2000 (which decodes the code-blocks a window touches) a part of it.
     pub tile: Option<Dimensions>,
     /// Sizes of the stored reduced-resolution levels, largest first (the full size excluded).
     pub levels: Vec<Dimensions>,

@@ -145,6 +145,34 @@ fn to_byte(v: i64, max: i64) -> u8 {
     }
 }
 
+/// The samples of 8-bit unsigned components that each cover the window column for column,
+/// interleaved a row at a time (the common case, several times faster than sample by sample);
+/// `None` for any other kind.
+fn interleave_bytes(samplers: &[&Sampler<'_>], w: usize, h: usize) -> Option<Vec<u8>> {
+    let plain = |s: &&Sampler<'_>| {
+        s.max == 255
+            && s.offset == 0
+            && s.cols.len() == w
+            && s.rows.len() == h
+            && s.cols.windows(2).all(|p| p[1] == p[0] + 1)
+    };
+    if w == 0 || !samplers.iter().all(plain) {
+        return None;
+    }
+    let n = samplers.len();
+    let mut data = vec![0u8; w * h * n];
+    for (y, out) in data.chunks_exact_mut(w * n).enumerate() {
+        for (c, s) in samplers.iter().enumerate() {
+            let start = s.rows[y] * s.comp.w as usize + s.cols[0];
+            let row = s.comp.data.get(start..start + w)?;
+            for (px, &v) in out.chunks_exact_mut(n).zip(row) {
+                px[c] = v.clamp(0, 255) as u8;
+            }
+        }
+    }
+    Some(data)
+}
+
 /// Build the raster for `window` from the decoded components.
 pub(super) fn to_raster(
     comps: &[Component<'_>],
@@ -172,8 +200,14 @@ pub(super) fn to_raster(
     let ycc = colour.len() == 3 && matches!(space, ColourSpace::Sycc | ColourSpace::Eycc);
     // CMYK is gathered as CMYK and converted at the end, alpha kept aside.
     let channels = colour.len() + usize::from(alpha.is_some());
-    let mut data = Vec::with_capacity(w * h * channels);
-    for y in 0..h {
+    let all: Vec<&Sampler<'_>> = colour.iter().chain(alpha.as_ref()).collect();
+    let fast = if ycc || cmyk {
+        None
+    } else {
+        interleave_bytes(&all, w, h)
+    };
+    let mut data = Vec::with_capacity(if fast.is_some() { 0 } else { w * h * channels });
+    for y in (0..h).filter(|_| fast.is_none()) {
         for x in 0..w {
             if ycc {
                 data.extend_from_slice(&ycc_to_rgb(&colour, x, y, space));
@@ -185,6 +219,7 @@ pub(super) fn to_raster(
             }
         }
     }
+    let mut data = fast.unwrap_or(data);
     let layout = match (colour.len(), alpha.is_some()) {
         (1, false) => PixelLayout::Gray8,
         (1, true) => PixelLayout::GrayAlpha8,
@@ -246,6 +281,48 @@ mod tests {
 
     fn whole(w: u32, h: u32) -> Window {
         Window { x: 0, y: 0, w, h }
+    }
+
+    #[test]
+    fn rows_interleaved_at_once_match_sample_by_sample() {
+        // Three 8-bit planes of 5x4 (values out of range included), a 3x2 window inside them,
+        // and a fourth plane as alpha.
+        let planes: Vec<Vec<i32>> = (0..4)
+            .map(|c| (0..20).map(|i| i * 13 + c * 50 - 20).collect())
+            .collect();
+        let mut comps: Vec<Component<'_>> =
+            planes.iter().map(|p| comp(p, 5, 4, 8, false)).collect();
+        comps[3].alpha = true;
+        let window = Window {
+            x: 1,
+            y: 1,
+            w: 3,
+            h: 2,
+        };
+        let samplers: Vec<Sampler<'_>> = comps
+            .iter()
+            .map(|c| Sampler::new(c, window).unwrap())
+            .collect();
+        let all: Vec<&Sampler<'_>> = samplers.iter().collect();
+        let fast = interleave_bytes(&all, 3, 2).expect("plain 8-bit planes take the fast path");
+        let slow: Vec<u8> = (0..2)
+            .flat_map(|y| (0..3).map(move |x| (x, y)))
+            .flat_map(|(x, y)| samplers.iter().map(move |s| s.byte(s.at(x, y))))
+            .collect();
+        assert_eq!(fast, slow);
+        let raster = to_raster(
+            &comps,
+            ColourSpace::Plain,
+            None,
+            CmykProfile::BUILT_IN,
+            window,
+        )
+        .unwrap();
+        assert_eq!((raster.layout, raster.data), (PixelLayout::Rgba8, fast));
+        // Any other kind of sample is left to the general path.
+        let wide = comp(&planes[0], 5, 4, 12, false);
+        let wide = Sampler::new(&wide, window).unwrap();
+        assert!(interleave_bytes(&[&wide], 3, 2).is_none());
     }
 
     #[test]
