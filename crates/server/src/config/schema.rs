@@ -260,6 +260,9 @@ pub struct PyramidConfig {
     /// Plain TIFFs and JPEGs of at least this many pixels get a pyramid (tiles of
     /// `output.tile_size`).
     pub min_pixels: u64,
+    /// JPEG 2000 images of at least `min_pixels` get one too, built in the background at a low
+    /// priority while they are answered from their own levels.
+    pub jpeg2000: bool,
     /// Folder of the pyramid store.
     pub dir: PathBuf,
     /// Most bytes the pyramid store may hold (least recently used pyramids are evicted).
@@ -286,6 +289,7 @@ impl Default for PyramidConfig {
         Self {
             enabled: true,
             min_pixels: 16_000_000,
+            jpeg2000: true,
             dir: std::env::temp_dir().join("tessera-pyramids"),
             max_bytes: 4 << 30,
             min_free_bytes: 1 << 30,

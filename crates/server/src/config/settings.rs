@@ -91,6 +91,8 @@ impl Config {
             },
             builds: p.builds.max(1),
             wait: Duration::from_secs_f64(p.wait_secs.max(0.0)),
+            jpeg2000: p.jpeg2000,
+            max_pixels: self.limits.max_source_pixels,
         })
     }
 

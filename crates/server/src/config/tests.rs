@@ -284,6 +284,10 @@ fn pyramid_settings_follow_the_output_tile_and_bad_values_are_refused() {
     assert_eq!(settings.spec.tile, 256);
     assert_eq!(settings.spec.quality, 97);
     assert_eq!(settings.min_pixels, 16_000_000);
+    assert!(settings.jpeg2000);
+    assert_eq!(settings.max_pixels, 400_000_000);
+    let j2k_off = load(&[("TESSERA_PYRAMID_JPEG2000", "false")]).unwrap();
+    assert!(!j2k_off.pyramid_settings().unwrap().jpeg2000);
     let off = load(&[("TESSERA_PYRAMID_ENABLED", "false")]).unwrap();
     assert!(off.pyramid_settings().is_none());
     for (key, value, says) in [

@@ -9,6 +9,7 @@ use crate::cache::CacheKey;
 use std::sync::Arc;
 use tessera_iiif::levels::decode_cost;
 use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, Plan};
+use tessera_image::SourceFormat;
 
 /// One render to do (or to find in the caches).
 #[derive(Debug, Clone)]
@@ -20,6 +21,7 @@ pub struct Job {
     settings: RenderSettings,
     key: CacheKey,
     pyramid: bool,
+    format: SourceFormat,
 }
 
 impl Job {
@@ -44,7 +46,13 @@ impl Job {
             settings,
             key,
             pyramid: described.pyramid,
+            format: described.format,
         })
+    }
+
+    /// The format of the object described (the one that answered).
+    pub fn source_format(&self) -> SourceFormat {
+        self.format
     }
 
     /// Whether it is answered from the image's pyramid (once built).

@@ -161,6 +161,7 @@ impl Pipeline {
             tag,
             read: self.settings.render.read,
             identifier: located.identifier.clone(),
+            on_touch: false,
         };
         Some((key, request))
     }

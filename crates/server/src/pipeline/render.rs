@@ -60,7 +60,11 @@ impl Pipeline {
         else {
             return;
         };
-        if let Some(mut done) = pyramids.ensure(&key, request) {
+        let started = pyramids.ensure(&key, request);
+        if !pyramids.waited_for(job.source_format()) {
+            return;
+        }
+        if let Some(mut done) = started {
             // Never so long that the request's own time limit leaves no time to render directly.
             let wait = pyramids.wait().min(self.settings.request_timeout / 2);
             let _ = tokio::time::timeout(wait, done.wait_for(|over| *over)).await;

@@ -72,6 +72,23 @@ pub(super) fn run(
     }
 }
 
+/// Make the calling thread (and the threads it starts, which inherit it) yield the cores to any
+/// other work: nice 10. Only a build's own thread calls it, and it ends with the build.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id; a failure leaves the
+        // priority as it was, which is harmless.
+        let failed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0
+        };
+        if failed {
+            tracing::debug!("could not lower a pyramid build's priority");
+        }
+    }
+}
+
 fn build_into_store(
     pyramids: &Pyramids,
     key: &str,
@@ -82,6 +99,9 @@ fn build_into_store(
         return Err(BuildError::Changed(version.tag.clone()));
     }
     let mut reader = tessera_image::open(opened.data, &request.read)?;
+    if request.on_touch && !pyramids.waited_for(reader.header().format) {
+        lower_priority();
+    }
     let spec = *pyramids.spec();
     let description = format!(
         "Tessera pyramid of {}:{} at version {}",

@@ -55,6 +55,11 @@ pub struct PyramidSettings {
     pub builds: usize,
     /// How long an image request waits for a build in progress.
     pub wait: Duration,
+    /// JPEG 2000 images of at least `min_pixels` get one too (tiled or not).
+    pub jpeg2000: bool,
+    /// Images of more pixels get none (`limits.max_source_pixels`): a JPEG 2000, read a window at
+    /// a time, may declare any size, and a build decodes all of it.
+    pub max_pixels: u64,
 }
 
 /// The pyramid store and the builds in progress.
@@ -109,6 +114,9 @@ pub struct BuildRequest {
     pub read: ReadLimits,
     /// The identifier, for the log.
     pub identifier: String,
+    /// Started by a request (not ahead of time): a build nobody waits for then runs at a low
+    /// priority ([`Pyramids::waited_for`]).
+    pub on_touch: bool,
 }
 
 impl Pyramids {
@@ -137,13 +145,25 @@ impl Pyramids {
     }
 
     /// Whether an image with this header and storage is answered from a pyramid: a plain TIFF or
-    /// JPEG (no tiles, no reduced levels) of at least `min_pixels`.
+    /// JPEG (no tiles, no reduced levels), or with `jpeg2000` any JPEG 2000, of `min_pixels` to
+    /// `max_pixels`.
     pub fn eligible(&self, header: &ImageHeader, storage: &Storage) -> bool {
         let pixels = u64::from(header.width) * u64::from(header.height);
-        matches!(header.format, SourceFormat::Tiff | SourceFormat::Jpeg)
+        let plain = matches!(header.format, SourceFormat::Tiff | SourceFormat::Jpeg)
             && storage.tile.is_none()
-            && storage.levels.is_empty()
+            && storage.levels.is_empty();
+        let jpeg2000 = self.settings.jpeg2000 && header.format == SourceFormat::Jpeg2000;
+        (plain || jpeg2000)
             && pixels >= self.settings.min_pixels
+            && pixels <= self.settings.max_pixels
+    }
+
+    /// Whether requests for an image of `format` wait for its pyramid's build. A plain image's
+    /// do: a tile of it costs a decode of many rows, the whole build hardly more. A JPEG 2000's
+    /// are answered directly from its own levels meanwhile, and its build runs at a low priority,
+    /// on what the cores have left.
+    pub fn waited_for(&self, format: SourceFormat) -> bool {
+        format != SourceFormat::Jpeg2000
     }
 
     /// The storage a pyramid of an image of size `full` has: what `info.json` advertises.
@@ -215,6 +235,10 @@ impl Pyramids {
         state.running.insert(key.to_string(), waiting.clone());
         drop(state);
         let (this, owned) = (Arc::clone(self), key.to_string());
+        let request = BuildRequest {
+            on_touch: true,
+            ..request
+        };
         let runtime = tokio::runtime::Handle::try_current().ok();
         let spawned = std::thread::Builder::new()
             .name("tessera-pyramid".into())

@@ -165,6 +165,15 @@ impl Decoder {
         source: Arc<dyn RandomAccess>,
         container: Container,
     ) -> Result<Self, ImageError> {
+        Self::open_with_threads(source, container, 1)
+    }
+
+    /// As [`open`](Self::open), decoding code-blocks on `threads` threads (one: on the caller's).
+    pub(super) fn open_with_threads(
+        source: Arc<dyn RandomAccess>,
+        container: Container,
+        threads: u32,
+    ) -> Result<Self, ImageError> {
         let format = match container {
             Container::Jp2 => opj::CODEC_FORMAT::OPJ_CODEC_JP2,
             Container::J2k => opj::CODEC_FORMAT::OPJ_CODEC_J2K,
@@ -195,6 +204,11 @@ impl Decoder {
         };
         if ok == 0 {
             return Err(opj_error(&messages, None, "setting up the decoder"));
+        }
+        if threads > 1 {
+            // SAFETY: the codec is set up and has read no header, as OpenJPEG requires; a build
+            // without thread support refuses, and the decode then runs on this thread.
+            unsafe { opj::opj_codec_set_threads(codec.0, i32::try_from(threads).unwrap_or(1)) };
         }
         // SAFETY: plain constructor; a null result is checked below.
         let stream_ptr = unsafe { opj::opj_stream_create(STREAM_BUFFER, 1) };
