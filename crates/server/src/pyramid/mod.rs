@@ -1,9 +1,11 @@
 //! Pyramids of large plain images, built once on first touch and kept in a bounded store.
 //!
-//! A plain (untiled, single-level) TIFF or JPEG of at least `min_pixels` is answered from a tiled
-//! pyramid once one exists for its version. The first request that finds none starts a build in the
-//! background ([`build`]), once per object version however many requests arrive, with at most
-//! `builds` running at once; requests meanwhile wait for it (up to `wait`) or are answered directly.
+//! A plain (untiled, single-level) TIFF or JPEG of at least `min_pixels`, or any JPEG 2000 of that
+//! size, is answered from a tiled pyramid once one exists for its version. The first request that
+//! finds none starts a build in the background ([`build`]), once per object version however many
+//! requests arrive, with at most `builds` running at once; requests for a plain image meanwhile wait
+//! for it (up to `wait`) or are answered directly, those for a JPEG 2000 are answered from its own
+//! levels ([`Pyramids::waited_for`]).
 //! `info.json` advertises the pyramid's tiling from the first request, since its geometry is known
 //! before it exists ([`Pyramids::storage`]).
 //!
