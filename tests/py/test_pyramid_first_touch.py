@@ -222,10 +222,16 @@ def test_aligned_tiles_are_sent_as_stored(pair):
     assert mean_abs_diff(Image.open(io.BytesIO(a)), Image.open(io.BytesIO(off.client.get(url).body))) <= 2.5
 
 
-def test_info_json_starts_the_build(tmp_path):
+def one_image(tmp_path: Path, name: str) -> Path:
+    """A folder holding the flower as an LZW TIFF named `name`."""
     images = tmp_path / "images"
     images.mkdir()
-    flower().save(images / "touch.tif", compression="tiff_lzw")
+    flower().save(images / name, compression="tiff_lzw")
+    return images
+
+
+def test_info_json_starts_the_build(tmp_path):
+    images = one_image(tmp_path, "touch.tif")
     # Started once its info.json answers, and asked nothing else.
     server = start(images, tmp_path, "touch", tmp_path / "store")
     try:
@@ -276,9 +282,7 @@ def test_a_jpeg2000_is_answered_from_its_own_levels_while_its_pyramid_builds(tmp
 
 
 def test_a_burst_of_requests_builds_once(tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    flower().save(images / "burst.tif", compression="tiff_lzw")
+    images = one_image(tmp_path, "burst.tif")
     server = start(images, tmp_path, "burst", tmp_path / "store")
     try:
         statuses = []
@@ -300,9 +304,7 @@ def test_a_burst_of_requests_builds_once(tmp_path):
 
 
 def test_a_replaced_source_is_rebuilt_and_a_restart_finds_built_pyramids(tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    flower().save(images / "swap.tif", compression="tiff_lzw")
+    images = one_image(tmp_path, "swap.tif")
     store = tmp_path / "store"
     url = "/iiif/3/swap.tif/0,0,512,512/256,256/0/default.png"
     server = start(images, tmp_path, "swap", store)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import Server
+from conftest import HOST, Server
 
 ZOOM_ID = "figures/zoom me.jpg"
 ZOOM_URL_ID = "figures%2Fzoom%20me.jpg"
@@ -242,3 +242,9 @@ def test_an_unknown_identifier_is_a_404_page(viewer_server):
     assert r.header("Content-Type") == "text/html; charset=utf-8"
     assert b"no such&lt;image&gt;" in r.body and b"<image>" not in r.body
     assert "script-src 'self'" in r.header("Content-Security-Policy")
+
+
+def test_startup_points_to_the_viewer(viewer_server):
+    server, _ = viewer_server
+    log = server.log_tail(10**6)
+    assert f"Viewer: http://{HOST}:{server.port}/ " in log, log[:2000]
