@@ -15,6 +15,7 @@ loads its tiles with no failed request.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -66,7 +67,8 @@ def exported(tmp_path_factory):
     }
     sources["big.jpg"].save(src / "big.jpg", quality=95)
     sources["odd.png"].save(src / "odd.png")
-    sources["sub/with space.tif"].save(src / "sub" / "with space.tif")
+    # 254 dpi: a pixel is 1/254 inch (0.1 mm), which the exported info.json states as physdim.
+    sources["sub/with space.tif"].save(src / "sub" / "with space.tif", dpi=(254, 254))
     rgba = smooth(200, 150, 4).convert("RGBA")
     rgba.putalpha(128)
     rgba.save(src / "alpha.png")
@@ -185,6 +187,24 @@ def test_the_big_image_has_several_levels_and_bounded_sizes(exported):
     odd = client.get(info_path("v3", "odd.png")).json()
     assert odd["tiles"][0]["scaleFactors"] == [1, 2, 4]
     assert client.get("/v3/odd.png/1024,0,1,512/1,256/0/default.jpg").image().size == (1, 256)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_stated_resolution_is_a_physdim_service(exported, version):
+    client, _, _, _, _ = exported
+    folder = VERSIONS[version]
+    info = client.get(info_path(folder, "sub/with space.tif")).json()
+    services = info.get("service", [])
+    services = services if isinstance(services, list) else [services]
+    physdim = [s for s in services if s.get("profile") == "http://iiif.io/api/annex/services/physdim"]
+    assert len(physdim) == 1, info
+    scale, units = physdim[0]["physicalScale"], physdim[0]["physicalUnits"]
+    assert units == "in" and scale == pytest.approx(1 / 254), physdim
+    own = info["id" if version == "3.0" else "@id"]
+    assert physdim[0]["id" if version == "3.0" else "@id"] == f"{own}#physdim"
+    # An image that states none has none.
+    plain = client.get(info_path(folder, "big.jpg")).json()
+    assert "physdim" not in json.dumps(plain.get("service", []))
 
 
 @pytest.mark.parametrize("version", VERSIONS)

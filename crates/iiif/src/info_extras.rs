@@ -140,6 +140,22 @@ impl InfoExtras {
             .any(|s| s.get("profile").and_then(Value::as_str) == Some(PHYSDIM_PROFILE))
     }
 
+    /// Add to `doc`, an `info.json` of `version` whose `id` is `service_id`, the physdim service of
+    /// `physdim` (scale and units, as the file states them), unless the extras bring their own.
+    pub fn add_physdim(
+        &self,
+        doc: &mut Value,
+        version: ApiVersion,
+        service_id: &str,
+        physdim: Option<(f64, PhysicalUnits)>,
+    ) {
+        if let (Some((scale, units)), Some(object), false) =
+            (physdim, doc.as_object_mut(), self.has_physdim())
+        {
+            push_service(object, physdim_service(version, service_id, scale, units));
+        }
+    }
+
     /// Merge into `doc`, an `info.json` of `version` (a JSON object; anything else is left alone).
     /// Services are appended to any the document has.
     pub fn apply(&self, doc: &mut Value, version: ApiVersion) {

@@ -28,7 +28,10 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let v3 = state.mounts.prefix(tessera_iiif::ApiVersion::V3);
         let _ = writeln!(out, "Tessera is serving {described} on http://{addr}{v3}/");
         if state.viewer.is_some() {
-            let _ = writeln!(out, "Viewer: http://{addr}/ (the images, each in a deep-zoom viewer)");
+            let _ = writeln!(
+                out,
+                "Viewer: http://{addr}/ (the images, each in a deep-zoom viewer)"
+            );
         }
         if let Some(example) = state.sources.default_folder().and_then(first_image) {
             let _ = writeln!(out, "Try: http://{addr}{v3}/{example}/info.json");

@@ -127,11 +127,13 @@ impl Export<'_> {
             quality: self.options.encode.jpeg_quality,
         };
         let mut write_failure = None;
+        let mut physical = None;
         // A panic anywhere in one image's export is that image's failure.
         let (written, extras) = crate::pipeline::contained(|| {
             let located = pipeline.locate_blocking(identifier)?;
             let extras = pipeline.extras(&located)?;
             let written = with_image(pipeline, &located, false, |reader| {
+                physical = reader.physical_scale();
                 clear(&dir).map_err(|e| PipelineError::from(tessera_image::ImageError::from(e)))?;
                 let mut flat = flatten::Flattened(reader);
                 let mut sink = ExportSink::new(&dir, self.options);
@@ -166,6 +168,10 @@ impl Export<'_> {
         };
         let mut doc = service.to_level0_json(self.options.version);
         extras.extras.apply(&mut doc, self.options.version);
+        let physdim = physical.and_then(|p: tessera_image::PhysicalScale| p.iiif());
+        extras
+            .extras
+            .add_physdim(&mut doc, self.options.version, &id, physdim);
         // Only JPEG is written.
         if let Some(map) = doc.as_object_mut() {
             map.remove("preferredFormats");

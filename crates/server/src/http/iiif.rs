@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use tessera_iiif::info_extras::{physdim_service, push_service};
 use tessera_iiif::{ApiVersion, IiifPath, ImageRequest, ImageService, Target};
 
 /// Every path no other route takes: a IIIF request when it is under a version's mount point
@@ -181,14 +180,9 @@ fn info_document(
     let mut doc = service.to_json(path.version);
     extras.extras.apply(&mut doc, path.version);
     let physdim = described.physical.and_then(|p| p.iiif());
-    if let (Some((scale, units)), Some(object)) = (physdim, doc.as_object_mut()) {
-        if !extras.extras.has_physdim() {
-            push_service(
-                object,
-                physdim_service(path.version, service_id, scale, units),
-            );
-        }
-    }
+    extras
+        .extras
+        .add_physdim(&mut doc, path.version, service_id, physdim);
     let body = serde_json::to_string_pretty(&doc)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let etag = format!(

@@ -1,5 +1,5 @@
 //! The pyramid metrics: builds started, completed and failed, their seconds and bytes, answers
-//! served from a pyramid, the store's size, and the shared store's fetches, builds left to another
+//! served from a pyramid, the store's size, the pyramids being obtained, and the shared store's fetches, builds left to another
 //! replica and failures.
 
 use prometheus_client::metrics::counter::Counter;
@@ -17,6 +17,7 @@ pub struct PyramidMetrics {
     bytes: Counter,
     hits: Counter,
     store_bytes: Gauge,
+    in_progress: Gauge,
     fetched: Counter,
     left: Counter,
     shared_errors: Counter,
@@ -34,6 +35,7 @@ impl PyramidMetrics {
             bytes: Counter::default(),
             hits: Counter::default(),
             store_bytes: Gauge::default(),
+            in_progress: Gauge::default(),
             fetched: Counter::default(),
             left: Counter::default(),
             shared_errors: Counter::default(),
@@ -74,6 +76,11 @@ impl PyramidMetrics {
             this.store_bytes.clone(),
         );
         registry.register(
+            "tessera_pyramid_in_progress",
+            "Pyramids being built, fetched from the shared store or waited for on another replica",
+            this.in_progress.clone(),
+        );
+        registry.register(
             "tessera_pyramid_shared_fetches",
             "Pyramids copied from the shared store (pyramid.shared) into the local one",
             this.fetched.clone(),
@@ -89,6 +96,12 @@ impl PyramidMetrics {
             this.shared_errors.clone(),
         );
         this
+    }
+
+    /// The number of pyramids being obtained now.
+    pub(super) fn in_progress(&self, count: usize) {
+        self.in_progress
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     pub(super) fn started(&self) {

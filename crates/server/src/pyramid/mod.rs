@@ -235,6 +235,7 @@ impl Pyramids {
         }
         let (done, waiting) = watch::channel(false);
         state.running.insert(key.to_string(), waiting.clone());
+        self.metrics.in_progress(state.running.len());
         drop(state);
         let (this, owned) = (Arc::clone(self), key.to_string());
         let request = BuildRequest {
@@ -256,6 +257,7 @@ impl Pyramids {
                 };
                 let mut state = this.lock();
                 state.running.remove(&owned);
+                this.metrics.in_progress(state.running.len());
                 if !ok {
                     if state.failed.len() >= FAILURES_KEPT {
                         state.failed.clear();
@@ -269,7 +271,9 @@ impl Pyramids {
             Ok(_) => Some(waiting),
             Err(e) => {
                 tracing::warn!(error = %e, "could not start a pyramid build");
-                self.lock().running.remove(key);
+                let mut state = self.lock();
+                state.running.remove(key);
+                self.metrics.in_progress(state.running.len());
                 None
             }
         }
