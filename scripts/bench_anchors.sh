@@ -55,6 +55,10 @@ jpeg_quality = $QUALITY
 # Derivative caches off: every request is rendered (image headers are still remembered).
 memory_max_bytes = 0
 memory_max_entry_bytes = 0
+[limits]
+# wrk is one client address standing for many readers: without this, its four connections asking
+# for distinct large renders (W3/W4 with BUST) would get 503 for all but its per-client share.
+large_renders_per_client = 64
 EOF
 
 PIDS=""
