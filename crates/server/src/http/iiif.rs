@@ -118,7 +118,8 @@ async fn info(
         None => {
             let (described, origin) = state.pipeline.describe(&located).await?;
             if described.pyramid {
-                state.pipeline.start_pyramid(&located);
+                // Not waited for: the document is answered now.
+                let _ = state.pipeline.start_pyramid(&located);
             }
             let done = info_document(&state, path, service_id, &described, &extras, &content_type)?;
             state.pipeline.caches().put_info_body(key, done.clone());

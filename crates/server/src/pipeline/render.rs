@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tessera_iiif::Dimensions;
 use tessera_image::cancel::CancelToken;
+use tokio::sync::watch;
 
 impl Pipeline {
     /// Step 4: the job's bytes, from the caches, else rendered once for all identical concurrent
@@ -43,24 +44,21 @@ impl Pipeline {
     }
 
     /// Start building `located`'s pyramid unless it is built or being built (as an `info.json`
-    /// request does, so the pyramid is ready sooner for the tiles a viewer asks next).
-    pub fn start_pyramid(&self, located: &super::Located) {
-        if let (Some(pyramids), Some((key, request))) =
-            (&self.pyramids, self.pyramid_build(located))
-        {
-            let _ = pyramids.ensure(&key, request);
-        }
+    /// request does, so the pyramid is ready sooner for the tiles a viewer asks next). Returns what
+    /// to wait on while a build runs; `None` when there is nothing to wait for.
+    pub fn start_pyramid(&self, located: &super::Located) -> Option<watch::Receiver<bool>> {
+        let pyramids = self.pyramids.as_ref()?;
+        let (key, request) = self.pyramid_build(located)?;
+        pyramids.ensure(&key, request)
     }
 
     /// Make sure the job's pyramid is built or being built, and wait for a build in progress (up to
     /// the configured wait): answered from the pyramid, most requests cost one tile's decode.
     async fn pyramid_ready(self: &Arc<Self>, job: &Job) {
-        let (Some(pyramids), Some((key, request))) =
-            (&self.pyramids, self.pyramid_build(job.located()))
-        else {
+        let started = self.start_pyramid(job.located());
+        let Some(pyramids) = &self.pyramids else {
             return;
         };
-        let started = pyramids.ensure(&key, request);
         if !pyramids.waited_for(job.source_format()) {
             return;
         }
