@@ -6,6 +6,7 @@
 
 pub mod cancel;
 pub mod colour;
+mod dct;
 pub mod encode;
 mod error;
 mod format;

@@ -20,8 +20,9 @@ pub struct RenderOptions {
 
 /// Produce the encoded response body for `plan` from `reader`: read the region, resize it to
 /// exactly `plan.size`, apply the colour stage ([`stage::apply`]), mirror, rotate clockwise, apply
-/// the quality, encode as `plan.format`. A plain JPEG request that is exactly one stored JPEG tile
-/// is answered with the stored bytes, unless its profile would have to be converted.
+/// the quality, encode as `plan.format`. A plain JPEG request that stored JPEG tiles answer
+/// without decoding ([`ImageReader::stored_jpeg`]) is answered from them, unless its profile
+/// would have to be converted.
 pub fn render(
     reader: &mut dyn ImageReader,
     plan: &Plan,
@@ -46,7 +47,9 @@ pub fn render(
     // Stored bytes cannot be converted to sRGB; with `Keep`, the profile is put into them.
     let converts = profile.is_some() && icc == IccMode::ToSrgb;
     if plain && !converts {
-        if let Some(stored) = reader.stored_jpeg(plan.region, plan.size)? {
+        if let Some(stored) =
+            reader.stored_jpeg(plan.region, plan.size, options.encode.jpeg_quality)?
+        {
             return Ok(match &profile {
                 Some(icc) => crate::encode::jpeg_with_profile(stored, icc),
                 None => stored,

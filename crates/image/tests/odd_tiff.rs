@@ -291,7 +291,7 @@ fn a_stored_jpeg_tile_past_the_end_is_not_passed_through() {
     let region = Rect::new(x, y, h.width - x, h.height - y);
     let size = Dimensions::new(region.w, region.h);
     assert!(matches!(
-        r.stored_jpeg(region, size),
+        r.stored_jpeg(region, size, 85),
         Err(ImageError::Corrupt(_))
     ));
     assert!(matches!(r.read(region, size), Err(ImageError::Corrupt(_))));

@@ -129,6 +129,18 @@ fn rgb_coded_tiles_are_sent_as_stored_and_show_as_decoded() {
     // No marker says "YCbCr": libjpeg (as in browsers) takes the R, G, B components as they are.
     assert!(!body.windows(4).any(|w| w == [0xFF, 0xE0, 0, 16]));
     assert_jpeg_shows(&body, 1, Rect::new(256, 0, 256, 256));
+    // Joined as stored (an output quality whose tables are no coarser) they stay R, G, B; to be
+    // requantised they are decoded instead.
+    let window = Rect::new(256, 256, 512, 512);
+    let joined = reader
+        .stored_jpeg(window, Dimensions::new(512, 512), 100)
+        .expect("stored_jpeg")
+        .expect("joined");
+    assert_jpeg_shows(&joined, 0, window);
+    let requantised = reader
+        .stored_jpeg(window, Dimensions::new(512, 512), 85)
+        .expect("stored_jpeg");
+    assert!(requantised.is_none());
     // The decoded path (a region that is not one whole tile) shows the same colours.
     let decoded = reader
         .read(Rect::new(0, 0, 256, 256), Dimensions::new(256, 256))
@@ -156,8 +168,9 @@ fn anything_but_a_whole_stored_tile_is_decoded() {
             Quality::Default,
             OutputFormat::Jpg,
         ),
+        // Off the 8-pixel grid: no stored blocks start there.
         (
-            Rect::new(128, 512, 256, 256),
+            Rect::new(124, 512, 256, 256),
             (256, 256),
             false,
             0.0,
@@ -196,10 +209,10 @@ fn anything_but_a_whole_stored_tile_is_decoded() {
             Quality::Default,
             OutputFormat::Png,
         ),
-        // The last column is clipped at the image edge (80 of the stored 256 columns).
+        // Two tiles, resized.
         (
-            Rect::new(1792, 0, 208, 256),
-            (208, 256),
+            Rect::new(0, 0, 512, 256),
+            (500, 250),
             false,
             0.0,
             Quality::Default,
@@ -210,9 +223,61 @@ fn anything_but_a_whole_stored_tile_is_decoded() {
         let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
         assert_ne!(body, stored, "{region:?} {size:?}");
         assert!(reader
-            .stored_jpeg(region, Dimensions::new(size.0, size.1))
+            .stored_jpeg(region, Dimensions::new(size.0, size.1), 85)
             .expect("stored_jpeg")
             .is_none_or(|_| region == tile && size == (256, 256)));
+    }
+}
+
+#[test]
+fn a_window_on_the_block_grid_at_its_levels_scale_is_joined_from_the_stored_tiles() {
+    let written = jpeg_pyramid();
+    let mut reader = reader(&written);
+    for (region, size, level, at) in [
+        // Four tiles, as a viewer asking for 512 px tiles of 256 px storage does.
+        (
+            Rect::new(512, 256, 512, 512),
+            (512, 512),
+            0,
+            Rect::new(512, 256, 512, 512),
+        ),
+        // Half of two tiles, on the MCU grid.
+        (
+            Rect::new(128, 512, 256, 256),
+            (256, 256),
+            0,
+            Rect::new(128, 512, 256, 256),
+        ),
+        // The last column, clipped at the image edge (80 of the stored 256 columns).
+        (
+            Rect::new(1792, 0, 208, 256),
+            (208, 256),
+            0,
+            Rect::new(1792, 0, 208, 256),
+        ),
+        // At level 1 (1/2): 1024 px of the full image asked for at 512.
+        (
+            Rect::new(0, 0, 1024, 1024),
+            (512, 512),
+            1,
+            Rect::new(0, 0, 512, 512),
+        ),
+    ] {
+        let joined = reader
+            .stored_jpeg(region, Dimensions::new(size.0, size.1), 85)
+            .expect("stored_jpeg");
+        assert!(joined.is_some(), "{region:?} is joined");
+        let plan = plan(
+            region,
+            size,
+            false,
+            0.0,
+            Quality::Default,
+            OutputFormat::Jpg,
+        );
+        let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
+        assert_eq!(Some(&body), joined.as_ref());
+        assert_jpeg_shows(&body, level, at);
     }
 }
 
@@ -281,8 +346,9 @@ impl ImageReader for Tagged {
         &mut self,
         region: Rect,
         size: Dimensions,
+        quality: u8,
     ) -> Result<Option<Vec<u8>>, tessera_image::ImageError> {
-        self.inner.stored_jpeg(region, size)
+        self.inner.stored_jpeg(region, size, quality)
     }
 
     fn icc_profile(&self) -> Option<Arc<[u8]>> {

@@ -104,11 +104,15 @@ fn aligned_tiles_of_a_built_pyramid_pass_through_as_stored() {
     let mut pyramid = common::open_bytes(pyramid_of(source.as_mut(), 256)).expect("open");
     // A whole tile at full resolution, and one at scale factor 4.
     let tile = pyramid
-        .stored_jpeg(Rect::new(256, 512, 256, 256), Dimensions::new(256, 256))
+        .stored_jpeg(Rect::new(256, 512, 256, 256), Dimensions::new(256, 256), 85)
         .expect("read");
     assert!(tile.is_some_and(|t| t.starts_with(&[0xFF, 0xD8])));
     let reduced = pyramid
-        .stored_jpeg(Rect::new(1024, 0, 1024, 1024), Dimensions::new(256, 256))
+        .stored_jpeg(
+            Rect::new(1024, 0, 1024, 1024),
+            Dimensions::new(256, 256),
+            85,
+        )
         .expect("read");
     assert!(reduced.is_some());
 }
@@ -162,7 +166,7 @@ fn a_source_with_halved_chroma_keeps_it_halved_at_full_resolution_only() {
         let mut source = common::open_file(rel).expect(rel);
         let mut pyramid = common::open_bytes(pyramid_of(source.as_mut(), 128)).expect(rel);
         let tile = |p: &mut Box<dyn ImageReader>, region: Rect| {
-            p.stored_jpeg(region, Dimensions::new(128, 128))
+            p.stored_jpeg(region, Dimensions::new(128, 128), 85)
                 .expect("read")
                 .expect("a stored tile")
         };

@@ -75,16 +75,25 @@ pub trait ImageReader: Send {
     /// [`choose_level`]).
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError>;
 
-    /// The stored JPEG bytes that are exactly `region` at `size` (one stored tile at its own level
-    /// and size, a JPEG any browser shows as Tessera would render it), as a standalone JPEG; `None`
-    /// when there is no such tile and the pixels must be decoded.
+    /// The stored JPEG data that is exactly `region` at `size`, as a standalone JPEG, with no
+    /// pixel decoded: one stored tile at its own level and size, as stored; or the stored tiles
+    /// of one level that cover a window on its MCU grid, at that level's scale, joined in the DCT
+    /// domain, with coefficients stored finer than the tables of JPEG `quality` requantised to
+    /// them. Always a JPEG any browser shows as Tessera would render it. `None` when the pixels
+    /// must be decoded.
     fn stored_jpeg(
         &mut self,
         _region: Rect,
         _size: Dimensions,
+        _quality: u8,
     ) -> Result<Option<Vec<u8>>, ImageError> {
         Ok(None)
     }
+
+    /// Mark the reader as reading Tessera's own pyramid, whose tiles are stored at a quality
+    /// chosen for making other sizes from: [`stored_jpeg`](Self::stored_jpeg) then requantises
+    /// even a request that is exactly one stored tile to the output quality.
+    fn mark_as_pyramid(&mut self) {}
 
     /// The orientation the file asks to be shown in (1–8, as EXIF and TIFF number them; 1 when it
     /// asks for none). [`open`] turns the reader accordingly unless `auto_orient` is off.
@@ -252,7 +261,10 @@ fn check_read_budget(format: &str, rect: Rect, max_pixels: u64) -> Result<(), Im
 }
 
 /// Run a decoder call, turning a panic inside it into [`ImageError::Corrupt`].
-fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
+pub(crate) fn guard<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, ImageError>,
+) -> Result<T, ImageError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => result,
         // A decoder stopped by its cancellation hook, not a broken file.

@@ -56,6 +56,10 @@ impl ImageReader for Oriented {
         &self.header
     }
 
+    fn mark_as_pyramid(&mut self) {
+        self.inner.mark_as_pyramid();
+    }
+
     fn read(&mut self, region: Rect, target: Dimensions) -> Result<Raster, ImageError> {
         let stored = *self.inner.header();
         let o = self.orientation;

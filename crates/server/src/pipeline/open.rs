@@ -138,7 +138,10 @@ fn from_pyramid<T>(
             let file = pyramids.find(&key)?;
             // The pyramid is Tessera's own tiled TIFF: already oriented, CMYK already in sRGB.
             match tessera_image::open(std::sync::Arc::new(file), &pipeline.settings.render.read) {
-                Ok(reader) => reader,
+                Ok(mut reader) => {
+                    reader.mark_as_pyramid();
+                    reader
+                }
                 Err(e) => {
                     tracing::warn!(identifier = %located.identifier, error = %e, "unreadable pyramid discarded");
                     pyramids.discard(&key);

@@ -50,6 +50,8 @@ pub(crate) struct TiffReader {
     icc: Option<Arc<[u8]>>,
     /// Most pixels one read may decode (`ReadLimits::max_pixels`).
     max_pixels: u64,
+    /// Tessera's own pyramid ([`ImageReader::mark_as_pyramid`]).
+    pyramid: bool,
     /// The Orientation tag of the first image (1 when absent or invalid).
     orientation: u8,
     /// The pixel size the first image states, if any.
@@ -92,6 +94,7 @@ impl TiffReader {
             cmyk_profile: limits.cmyk_profile,
             icc,
             max_pixels: limits.max_pixels,
+            pyramid: false,
             orientation: first
                 .int(ifd::tag::ORIENTATION)
                 .and_then(|o| u8::try_from(o).ok())
@@ -146,12 +149,22 @@ impl ImageReader for TiffReader {
         &mut self,
         region: Rect,
         size: Dimensions,
+        quality: u8,
     ) -> Result<Option<Vec<u8>>, ImageError> {
-        let full = Dimensions::new(self.header.width, self.header.height);
+        let wanted = passthrough::Wanted {
+            full: Dimensions::new(self.header.width, self.header.height),
+            region,
+            size,
+            quality,
+            exact_as_stored: !self.pyramid,
+            max_pixels: self.max_pixels,
+        };
         let (source, levels) = (self.source.as_ref(), &self.levels);
-        guard("tiff", || {
-            passthrough::stored_tile(source, levels, full, region, size)
-        })
+        guard("tiff", || passthrough::stored_jpeg(source, levels, &wanted))
+    }
+
+    fn mark_as_pyramid(&mut self) {
+        self.pyramid = true;
     }
 
     fn icc_profile(&self) -> Option<Arc<[u8]>> {

@@ -1,5 +1,7 @@
-//! Tile passthrough: a request that is exactly one stored JPEG tile at its own level and size is
-//! answered with the stored bytes (JPEGTables merged in), without decoding and re-encoding.
+//! Stored JPEG tiles answering without a pixel decoded: a request that is exactly one stored
+//! tile at its own level and size gets the stored bytes (JPEGTables merged in); one that is a
+//! window on the MCU grid of one level, at that level's scale, gets the tiles it covers joined in
+//! the DCT domain ([`crate::dct`]), requantised to the output quality where stored finer.
 
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
@@ -7,46 +9,47 @@ use tessera_source::RandomAccess;
 use super::decompress::Compression;
 use super::layout::{Layout, Photometric};
 use super::{jpeg, raw_bytes};
-use crate::readers::{choose_level, jpeg_meta};
+use crate::dct::{compose, Piece};
+use crate::readers::{check_read_budget, choose_level, jpeg_meta};
 use crate::ImageError;
 
-/// The stored JPEG tile that is exactly `region` of an image of size `full` at `size`, as a
-/// standalone JPEG; `None` when the request is anything else or the tile is not a JPEG that any
-/// browser shows as Tessera would (YCbCr, RGB as stored, or gray). Whether the image's ICC profile
-/// allows passing it through (it must not need a conversion) is the render's decision; a level
-/// whose own profile differs from the image's (which the render reports) is never passed through.
-pub(crate) fn stored_tile(
+/// What the request asks of stored JPEG data.
+pub(crate) struct Wanted {
+    /// The full image's size, the request's region (full-resolution pixels) and output size.
+    pub full: Dimensions,
+    pub region: Rect,
+    pub size: Dimensions,
+    /// The output's JPEG quality: joined coefficients stored finer than its tables are
+    /// requantised to them.
+    pub quality: u8,
+    /// Whether a request that is exactly one stored tile gets the stored bytes as they are
+    /// (a source's own tiles), or requantised like a join (Tessera's pyramid).
+    pub exact_as_stored: bool,
+    /// The most pixels one read may produce.
+    pub max_pixels: u64,
+}
+
+/// The stored JPEG data that answers `wanted` as a standalone JPEG; `None` when the request is
+/// anything else, or the tiles are not JPEGs that any browser shows as Tessera would (YCbCr, RGB
+/// as stored, or gray). Whether the image's ICC profile allows it (it must not need a
+/// conversion) is the render's decision; a level whose own profile differs from the image's
+/// (which the render reports) is never used.
+pub(crate) fn stored_jpeg(
     source: &dyn RandomAccess,
     levels: &[Layout],
-    full: Dimensions,
-    region: Rect,
-    size: Dimensions,
+    wanted: &Wanted,
 ) -> Result<Option<Vec<u8>>, ImageError> {
     let sizes: Vec<Dimensions> = levels
         .iter()
         .skip(1)
         .map(|l| Dimensions::new(l.width, l.height))
         .collect();
-    let (level, at) = choose_level(full, &sizes, region, size);
+    let (level, at) = choose_level(wanted.full, &sizes, wanted.region, wanted.size);
     let Some(layout) = levels.get(level) else {
         return Ok(None);
     };
-    // RGB tiles (libvips and libtiff write them with components named R, G, B and no transform)
-    // pass when every decoder takes them as RGB: checked on the stream below.
-    let rgb = matches!((layout.photometric, layout.spp), (Photometric::Rgb, 3));
-    let plain = rgb
-        || matches!(
-            (layout.photometric, layout.spp),
-            (Photometric::YCbCr, 3) | (Photometric::BlackIsZero, 1)
-        );
-    let own_profile = levels.first().is_some_and(|base| base.icc != layout.icc);
-    if !layout.tiled
-        || layout.compression != Compression::Jpeg
-        || layout.planar
-        || layout.bits != 8
-        || !plain
-        || own_profile
-    {
+    let size = wanted.size;
+    if !plain_jpeg_tiles(levels, layout) || (at.w, at.h) != (size.width, size.height) {
         return Ok(None);
     }
     let (tw, th) = (layout.chunk_w, layout.chunk_h);
@@ -54,20 +57,82 @@ pub(crate) fn stored_tile(
         && at.y % th == 0
         && at.w == tw.min(layout.width - at.x)
         && at.h == th.min(layout.height - at.y);
-    if !whole_tile || (at.w, at.h) != (size.width, size.height) {
+    // Off the 8-pixel grid nothing can be joined; the MCU grid proper is checked on the tiles.
+    if !whole_tile && (at.x % 8 != 0 || at.y % 8 != 0) {
         return Ok(None);
     }
-    let index = u64::from(at.y / th) * u64::from(layout.across) + u64::from(at.x / tw);
-    let raw = raw_bytes(source, layout, index)?;
-    let stream = jpeg::standalone(layout.jpeg_tables.as_deref(), &raw);
-    let meta = jpeg_meta::parse(&stream);
+    check_read_budget("tiff", at, wanted.max_pixels)?;
+    let tile = |column: u32, row: u32| -> Result<Vec<u8>, ImageError> {
+        let index = u64::from(row) * u64::from(layout.across) + u64::from(column);
+        let raw = raw_bytes(source, layout, index)?;
+        Ok(jpeg::standalone(layout.jpeg_tables.as_deref(), &raw))
+    };
+    let (columns, rows) = (
+        at.x / tw..=(at.x + at.w - 1) / tw,
+        at.y / th..=(at.y + at.h - 1) / th,
+    );
+    let mut pieces = Vec::new();
+    for row in rows {
+        for column in columns.clone() {
+            let stream = tile(column, row)?;
+            if pieces.is_empty() && !shows_as_decoded(&stream, layout, (tw, th)) {
+                return Ok(None);
+            }
+            pieces.push(Piece {
+                stream,
+                size: (tw, th),
+                x: i64::from(column * tw) - i64::from(at.x),
+                y: i64::from(row * th) - i64::from(at.y),
+            });
+        }
+    }
+    // A clipped edge tile is stored at the full tile size: only a tile whose frame is the
+    // answer's size passes as it is; the others are cut by joining.
+    let fits = |s: &[u8]| {
+        jpeg_meta::parse(s)
+            .frame
+            .is_some_and(|(w, h, _)| (u32::from(w), u32::from(h)) == (at.w, at.h))
+    };
+    if whole_tile && wanted.exact_as_stored && pieces.len() == 1 && fits(&pieces[0].stream) {
+        return Ok(pieces.pop().map(|p| p.stream));
+    }
+    // Blocks of the answer and of one tile at a time, 128 bytes per block per component.
+    let blocks = (u64::from(at.w) * u64::from(at.h) + u64::from(tw) * u64::from(th)) * 8;
+    compose(
+        &pieces,
+        at.w,
+        at.h,
+        Some(wanted.quality),
+        blocks + (16 << 20),
+    )
+}
+
+/// Whether `layout` (a level of `levels`) holds 8-bit JPEG tiles in a plain colour model with
+/// the image's own profile.
+fn plain_jpeg_tiles(levels: &[Layout], layout: &Layout) -> bool {
+    let plain = matches!(
+        (layout.photometric, layout.spp),
+        (Photometric::Rgb, 3) | (Photometric::YCbCr, 3) | (Photometric::BlackIsZero, 1)
+    );
+    let own_profile = levels.first().is_some_and(|base| base.icc != layout.icc);
+    layout.tiled
+        && layout.compression == Compression::Jpeg
+        && !layout.planar
+        && layout.bits == 8
+        && plain
+        && !own_profile
+}
+
+/// Whether a stored tile is a whole JPEG of the tile's size and components that every decoder
+/// shows as Tessera decodes it: no Adobe transform or profile of its own, and RGB tiles (libvips
+/// and libtiff write them with components named R, G, B and no JFIF marker) taken as RGB.
+fn shows_as_decoded(stream: &[u8], layout: &Layout, (tw, th): (u32, u32)) -> bool {
+    let meta = jpeg_meta::parse(stream);
     let frame_fits = meta.frame.is_some_and(|(w, h, c)| {
-        u32::from(w) == size.width && u32::from(h) == size.height && usize::from(c) == layout.spp
+        (u32::from(w), u32::from(h)) == (tw, th) && usize::from(c) == layout.spp
     });
     let ends = stream.starts_with(&[0xFF, 0xD8]) && stream.ends_with(&[0xFF, 0xD9]);
+    let rgb = layout.photometric == Photometric::Rgb;
     let rgb_as_stored = !rgb || (meta.rgb_ids && !meta.jfif);
-    if !frame_fits || !ends || meta.adobe || meta.icc.is_some() || !rgb_as_stored {
-        return Ok(None);
-    }
-    Ok(Some(stream))
+    frame_fits && ends && !meta.adobe && meta.icc.is_none() && rgb_as_stored
 }
