@@ -13,7 +13,7 @@ use mozjpeg_sys::{
     jpeg_create_decompress, jpeg_decompress_struct, jpeg_destination_mgr, jpeg_destroy_compress,
     jpeg_destroy_decompress, jpeg_error_mgr, jpeg_finish_compress, jpeg_mem_src,
     jpeg_read_coefficients, jpeg_read_header, jpeg_write_coefficients, jvirt_barray_control,
-    JBLOCK, JINT_COMPRESS_PROFILE_VALUE::JCP_FASTEST, JPOOL_IMAGE, J_COLOR_SPACE,
+    JBLOCK, JINT_COMPRESS_PROFILE_VALUE::JCP_FASTEST, JPOOL_IMAGE, JQUANT_TBL, J_COLOR_SPACE,
     J_INT_PARAM::JINT_COMPRESS_PROFILE,
 };
 
@@ -46,14 +46,26 @@ fn corrupt(what: &str) -> ImageError {
     ImageError::Corrupt(format!("jpeg coefficients: {what}"))
 }
 
-/// The sampling factors and block counts of `info`'s `n` components, as libjpeg computed them.
+/// Where a component's quantisation table is read from.
+#[derive(Clone, Copy)]
+enum Tables<'t> {
+    /// Not at all (all zero).
+    None,
+    /// From the tables the header defined, by slot.
+    Declared(&'t [*mut JQUANT_TBL; 4]),
+    /// From the table libjpeg latched for the component when its first scan began.
+    Latched,
+}
+
+/// The sampling factors, tables and block counts of `info`'s `n` components, as libjpeg
+/// computed them.
 ///
 /// # Safety
-/// `info` must point at `n` initialised components.
+/// `info` must point at `n` initialised components, and `tables` at tables libjpeg owns.
 unsafe fn components(
     info: *const jpeg_component_info,
     n: c_int,
-    with_tables: bool,
+    tables: Tables<'_>,
 ) -> Result<Vec<Component>, ImageError> {
     let n = usize::try_from(n).map_err(|_| corrupt("no components"))?;
     if info.is_null() || n == 0 {
@@ -63,12 +75,19 @@ unsafe fn components(
     let list = unsafe { std::slice::from_raw_parts(info, n) };
     list.iter()
         .map(|c| {
-            let table = if with_tables {
-                // SAFETY: libjpeg points `quant_table` at a table it owns, or leaves it null.
-                let t = unsafe { c.quant_table.as_ref() }.ok_or_else(|| corrupt("no table"))?;
-                t.quantval
-            } else {
-                [0; 64]
+            let pointer = match tables {
+                Tables::None => std::ptr::null(),
+                Tables::Declared(slots) => usize::try_from(c.quant_tbl_no)
+                    .ok()
+                    .and_then(|slot| slots.get(slot))
+                    .map_or(std::ptr::null(), |t| t.cast_const()),
+                Tables::Latched => c.quant_table.cast_const(),
+            };
+            // SAFETY: libjpeg's own table for this component, or null (caller's guarantee).
+            let table = match (tables, unsafe { pointer.as_ref() }) {
+                (Tables::None, _) => [0; 64],
+                (_, Some(t)) => t.quantval,
+                (_, None) => return Err(corrupt("no table")),
             };
             Ok(Component {
                 id: c.component_id,
@@ -97,8 +116,9 @@ pub(super) struct Blocks<'a> {
 }
 
 impl<'a> Blocks<'a> {
-    /// Read every coefficient of `data`, holding at most `max_memory` bytes of blocks.
-    pub(super) fn read(data: &'a [u8], max_memory: u64) -> Result<Self, ImageError> {
+    /// Read the header of `data` (components and tables, no coefficients yet), to hold at most
+    /// `max_memory` bytes of blocks.
+    pub(super) fn open(data: &'a [u8], max_memory: u64) -> Result<Self, ImageError> {
         let len = c_ulong::try_from(data.len()).map_err(|_| corrupt("too large"))?;
         if data.is_empty() {
             return Err(corrupt("empty"));
@@ -122,16 +142,33 @@ impl<'a> Blocks<'a> {
         unsafe { jpeg_mem_src(&mut blocks.cinfo, data.as_ptr(), len) };
         // SAFETY: a created decompressor over a complete memory source; errors unwind.
         unsafe { jpeg_read_header(&mut blocks.cinfo, 1) };
+        let (info, n) = (blocks.cinfo.comp_info, blocks.cinfo.num_components);
+        let slots = blocks.cinfo.quant_tbl_ptrs;
+        // SAFETY: after the header, `comp_info` holds `num_components` entries and the table
+        // slots point at the tables the header defined (or are null).
+        blocks.components = unsafe { components(info, n, Tables::Declared(&slots))? };
+        Ok(blocks)
+    }
+
+    /// Every coefficient of the JPEG opened with [`open`](Self::open), and whether each
+    /// component's blocks were quantised with the table its header declared (a table redefined
+    /// between scans is not).
+    pub(super) fn read(&mut self) -> Result<bool, ImageError> {
         // SAFETY: the header is read; libjpeg returns arrays it owns until destroyed.
-        blocks.arrays = unsafe { jpeg_read_coefficients(&mut blocks.cinfo) };
-        if blocks.arrays.is_null() {
+        self.arrays = unsafe { jpeg_read_coefficients(&mut self.cinfo) };
+        if self.arrays.is_null() {
             return Err(corrupt("not read"));
         }
         // SAFETY: after jpeg_read_coefficients, `comp_info` holds `num_components` entries with
         // their tables latched.
-        blocks.components =
-            unsafe { components(blocks.cinfo.comp_info, blocks.cinfo.num_components, true)? };
-        Ok(blocks)
+        let latched = unsafe {
+            components(
+                self.cinfo.comp_info,
+                self.cinfo.num_components,
+                Tables::Latched,
+            )?
+        };
+        Ok(latched == self.components)
     }
 
     /// The components in frame order.
@@ -150,10 +187,10 @@ impl<'a> Blocks<'a> {
     }
 
     /// Row `row` of component `component`'s blocks (`Component::blocks.0` long), or `None`
-    /// outside it.
+    /// outside it or before [`read`](Self::read).
     pub(super) fn row(&mut self, component: usize, row: u32) -> Option<&[JBLOCK]> {
         let c = self.components.get(component)?;
-        if row >= c.blocks.1 {
+        if row >= c.blocks.1 || self.arrays.is_null() {
             return None;
         }
         let width = c.blocks.0 as usize;
@@ -299,7 +336,7 @@ impl Writer {
             }
         }
         // SAFETY: `comp_info` holds `num_components` entries after the copy.
-        let layout = unsafe { components(cinfo.comp_info, cinfo.num_components, false)? };
+        let layout = unsafe { components(cinfo.comp_info, cinfo.num_components, Tables::None)? };
         let h_max = layout.iter().map(|c| c.sampling.0).max().unwrap_or(1);
         let v_max = layout.iter().map(|c| c.sampling.1).max().unwrap_or(1);
         // SAFETY: jpeg_create_compress installed the memory manager.

@@ -44,16 +44,15 @@ pub(crate) fn compose(
     let Some(first) = pieces.first() else {
         return Ok(None);
     };
-    let mut opened = Some(Blocks::read(&first.stream, max_memory)?);
-    let Some(reference) = opened.as_ref() else {
-        return Ok(None);
-    };
+    // Each piece's header is checked before its coefficients are read (the costly part).
+    let mut reference = Blocks::open(&first.stream, max_memory)?;
     let layout = reference.components().to_vec();
     let space = reference.color_space();
     let h_max = layout.iter().map(|c| c.sampling.0).max().unwrap_or(1);
     let v_max = layout.iter().map(|c| c.sampling.1).max().unwrap_or(1);
     let (mcu_w, mcu_h) = (i64::from(8 * h_max), i64::from(8 * v_max));
-    if pieces.iter().any(|p| p.x % mcu_w != 0 || p.y % mcu_h != 0) {
+    if reference.size() != first.size || pieces.iter().any(|p| p.x % mcu_w != 0 || p.y % mcu_h != 0)
+    {
         return Ok(None);
     }
     let requantize: Vec<Requantize> = layout
@@ -84,21 +83,31 @@ pub(crate) fn compose(
     if shared_differently {
         return Ok(None);
     }
-    let mut writer = Writer::new(reference, (width, height), &tables, max_memory)?;
+    if !reference.read()? {
+        return Ok(None);
+    }
+    let mut writer = Writer::new(&reference, (width, height), &tables, max_memory)?;
+    let mut opened = Some(reference);
     for piece in pieces {
         let mut blocks = match opened.take() {
             Some(blocks) => blocks,
-            None => Blocks::read(&piece.stream, max_memory)?,
+            None => {
+                let mut blocks = Blocks::open(&piece.stream, max_memory)?;
+                let alike = blocks.components().len() == layout.len()
+                    && blocks
+                        .components()
+                        .iter()
+                        .zip(&layout)
+                        .all(|(a, b)| a.coded_alike(b));
+                if !alike || blocks.color_space() != space || blocks.size() != piece.size {
+                    return Ok(None);
+                }
+                if !blocks.read()? {
+                    return Ok(None);
+                }
+                blocks
+            }
         };
-        let alike = blocks.components().len() == layout.len()
-            && blocks
-                .components()
-                .iter()
-                .zip(&layout)
-                .all(|(a, b)| a.coded_alike(b));
-        if !alike || blocks.color_space() != space || blocks.size() != piece.size {
-            return Ok(None);
-        }
         let own = blocks.components().to_vec();
         for (index, (component, requantize)) in own.iter().zip(&requantize).enumerate() {
             place(
