@@ -183,13 +183,22 @@ fn requantised_to_a_lower_quality_the_tables_are_that_qualitys_and_the_pixels_st
 
 #[test]
 fn a_higher_output_quality_keeps_the_stored_tables() {
-    let data = picture(256, 256);
-    let pieces = tiles(&data, (256, 256), 256, 70, SamplingFactor::R_4_4_4);
-    let joined = compose(&pieces, 256, 256, Some(90), 64 * MB)
+    let data = picture(512, 256);
+    let pieces = tiles(&data, (512, 256), 256, 70, SamplingFactor::R_4_4_4);
+    let joined = compose(&pieces, 512, 256, Some(90), 64 * MB)
         .expect("compose")
         .expect("joinable");
     assert_eq!(tables(&joined), tables(&pieces[0].stream));
-    assert_eq!(decode(&joined).2, decode(&pieces[0].stream).2);
+    let (_, _, pixels) = decode(&joined);
+    assert_eq!(
+        crop(&pixels, 512, (256, 0, 256, 256)),
+        decode(&pieces[1].stream).2
+    );
+    // One whole tile whose tables stay is sent as it is.
+    let one = compose(&pieces[..1], 256, 256, Some(90), 64 * MB)
+        .expect("compose")
+        .expect("joinable");
+    assert_eq!(one, pieces[0].stream);
 }
 
 #[test]
@@ -226,10 +235,14 @@ fn what_cannot_be_joined_without_decoding_is_refused() {
 
 #[test]
 fn a_broken_tile_is_an_error_not_a_crash() {
-    let data = picture(256, 256);
-    let mut pieces = tiles(&data, (256, 256), 256, 90, SamplingFactor::R_4_4_4);
-    let keep = pieces[0].stream.len() / 3;
-    pieces[0].stream.truncate(keep);
-    let result = crate::readers::guard("dct", || compose(&pieces, 256, 256, None, 64 * MB));
-    assert!(matches!(result, Err(ImageError::Corrupt(_))), "{result:?}");
+    let data = picture(512, 256);
+    let mut pieces = tiles(&data, (512, 256), 256, 90, SamplingFactor::R_4_4_4);
+    let keep = pieces[1].stream.len() / 3;
+    pieces[1].stream.truncate(keep);
+    let result = crate::readers::guard("dct", || compose(&pieces, 512, 256, None, 64 * MB));
+    assert!(
+        matches!(result, Err(ImageError::Corrupt(_))),
+        "{:?}",
+        result.map(|r| r.map(|b| b.len()))
+    );
 }
