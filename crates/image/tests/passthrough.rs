@@ -233,35 +233,14 @@ fn anything_but_a_whole_stored_tile_is_decoded() {
 fn a_window_on_the_block_grid_at_its_levels_scale_is_joined_from_the_stored_tiles() {
     let written = jpeg_pyramid();
     let mut reader = reader(&written);
-    for (region, size, level, at) in [
-        // Four tiles, as a viewer asking for 512 px tiles of 256 px storage does.
-        (
-            Rect::new(512, 256, 512, 512),
-            (512, 512),
-            0,
-            Rect::new(512, 256, 512, 512),
-        ),
-        // Half of two tiles, on the MCU grid.
-        (
-            Rect::new(128, 512, 256, 256),
-            (256, 256),
-            0,
-            Rect::new(128, 512, 256, 256),
-        ),
-        // The last column, clipped at the image edge (80 of the stored 256 columns).
-        (
-            Rect::new(1792, 0, 208, 256),
-            (208, 256),
-            0,
-            Rect::new(1792, 0, 208, 256),
-        ),
-        // At level 1 (1/2): 1024 px of the full image asked for at 512.
-        (
-            Rect::new(0, 0, 1024, 1024),
-            (512, 512),
-            1,
-            Rect::new(0, 0, 512, 512),
-        ),
+    // Region, output size and the level (a halving) that serves it: four tiles, as a viewer
+    // asking for 512 px tiles of 256 px storage does; half of two tiles, on the MCU grid; the
+    // last column, clipped at the image edge (80 of the stored 256 columns); 1024 px at level 1.
+    for (region, size, level) in [
+        (Rect::new(512, 256, 512, 512), (512, 512), 0),
+        (Rect::new(128, 512, 256, 256), (256, 256), 0),
+        (Rect::new(1792, 0, 208, 256), (208, 256), 0),
+        (Rect::new(0, 0, 1024, 1024), (512, 512), 1),
     ] {
         let joined = reader
             .stored_jpeg(region, Dimensions::new(size.0, size.1), 85)
@@ -277,6 +256,12 @@ fn a_window_on_the_block_grid_at_its_levels_scale_is_joined_from_the_stored_tile
         );
         let body = render(reader.as_mut(), &plan, &RenderOptions::default()).expect("render");
         assert_eq!(Some(&body), joined.as_ref());
+        let at = Rect::new(
+            region.x >> level,
+            region.y >> level,
+            region.w >> level,
+            region.h >> level,
+        );
         assert_jpeg_shows(&body, level, at);
     }
 }
