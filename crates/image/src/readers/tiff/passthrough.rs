@@ -61,6 +61,12 @@ pub(crate) fn stored_jpeg(
     if !whole_tile && (at.x % 8 != 0 || at.y % 8 != 0) {
         return Ok(None);
     }
+    // RGB-coded tiles are joined only as stored (`dct::compose`), which an output quality below
+    // theirs never allows: decoding them straight away saves reading them twice.
+    let exact = whole_tile && wanted.exact_as_stored;
+    if layout.photometric == Photometric::Rgb && !exact {
+        return Ok(None);
+    }
     check_read_budget("tiff", at, wanted.max_pixels)?;
     let tile = |column: u32, row: u32| -> Result<Vec<u8>, ImageError> {
         let index = u64::from(row) * u64::from(layout.across) + u64::from(column);
@@ -93,7 +99,7 @@ pub(crate) fn stored_jpeg(
             .frame
             .is_some_and(|(w, h, _)| (u32::from(w), u32::from(h)) == (at.w, at.h))
     };
-    if whole_tile && wanted.exact_as_stored && pieces.len() == 1 && fits(&pieces[0].stream) {
+    if exact && pieces.len() == 1 && fits(&pieces[0].stream) {
         return Ok(pieces.pop().map(|p| p.stream));
     }
     // Blocks of the answer and of one tile at a time, 128 bytes per block per component.
