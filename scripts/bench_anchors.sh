@@ -11,7 +11,7 @@
 #   CARGO_TARGET_DIR (the build of Tessera to run, default ROOT/target),
 #   BUST (passed to run.sh: N>0 makes W3/W4/W5 cycle N equivalent URLs, so that Tessera's stampede
 #   protection, which lets identical concurrent requests share one render, does not count).
-# Needs Debian's wrk, iipimage-server, nginx, libvips-tools, libopenjp2-tools and GNU time (installed
+# Needs Debian's wrk, iipimage-server, nginx, libvips-tools, libopenjp2-tools, GNU time and nasm (installed
 # when missing, as root), node and npm (for iiif-processor), and a release build of Tessera (built here).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,12 +27,15 @@ mkdir -p "$OUT"
 
 need=()
 for pair in wrk:wrk /usr/lib/iipimage-server/iipsrv.fcgi:iipimage-server nginx:nginx vips:libvips-tools \
-  opj_compress:libopenjp2-tools /usr/bin/time:time; do
+  opj_compress:libopenjp2-tools /usr/bin/time:time nasm:nasm; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "${pair%%:*}" ] || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+  # With nasm, mozjpeg assembles its SIMD code and Tessera encodes JPEG with it (as the anchors'
+  # libjpeg-turbo does): a build of mozjpeg from before nasm is redone.
+  case " ${need[*]} " in *" nasm "*) (cd "$ROOT" && cargo clean -q --release -p mozjpeg-sys) || true ;; esac
 fi
 [ -f "$IMAGES/pyr.tif" ] || bash "$BENCH/make-images.sh" "$IMAGES"
 if [ ! -d "$OUT/iiif-processor/node_modules" ]; then

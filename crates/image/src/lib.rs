@@ -10,6 +10,7 @@ mod dct;
 pub mod encode;
 mod error;
 mod format;
+mod libjpeg;
 pub mod pyramid;
 mod raster;
 pub mod readers;

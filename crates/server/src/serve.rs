@@ -22,7 +22,8 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
         let described = state.sources.describe();
-        tracing::info!(sources = %described, %addr, "serving");
+        let jpeg = tessera_image::encode::jpeg_encoder_name();
+        tracing::info!(sources = %described, %addr, jpeg_encoder = jpeg, "serving");
         // Best effort: a closed stdout (a supervisor, a test harness) must not stop the server.
         let mut out = std::io::stdout();
         let v3 = state.mounts.prefix(tessera_iiif::ApiVersion::V3);

@@ -5,18 +5,19 @@
 //! readers' `guard`, and `Drop` releases libjpeg's memory in any state.
 
 use std::marker::PhantomData;
-use std::os::raw::{c_int, c_long, c_ulong};
+use std::os::raw::{c_int, c_ulong};
 
 use mozjpeg_sys::{
-    boolean, jpeg_alloc_quant_table, jpeg_c_set_int_param, jpeg_component_info,
-    jpeg_compress_struct, jpeg_copy_critical_parameters, jpeg_create_compress,
-    jpeg_create_decompress, jpeg_decompress_struct, jpeg_destination_mgr, jpeg_destroy_compress,
-    jpeg_destroy_decompress, jpeg_error_mgr, jpeg_finish_compress, jpeg_mem_src,
-    jpeg_read_coefficients, jpeg_read_header, jpeg_write_coefficients, jvirt_barray_control,
-    JBLOCK, JINT_COMPRESS_PROFILE_VALUE::JCP_FASTEST, JPOOL_IMAGE, JQUANT_TBL, J_COLOR_SPACE,
+    jpeg_alloc_quant_table, jpeg_c_set_int_param, jpeg_component_info, jpeg_compress_struct,
+    jpeg_copy_critical_parameters, jpeg_create_compress, jpeg_create_decompress,
+    jpeg_decompress_struct, jpeg_destroy_compress, jpeg_destroy_decompress, jpeg_error_mgr,
+    jpeg_finish_compress, jpeg_mem_src, jpeg_read_coefficients, jpeg_read_header,
+    jpeg_write_coefficients, jvirt_barray_control, JBLOCK,
+    JINT_COMPRESS_PROFILE_VALUE::JCP_FASTEST, JPOOL_IMAGE, JQUANT_TBL, J_COLOR_SPACE,
     J_INT_PARAM::JINT_COMPRESS_PROFILE,
 };
 
+use crate::libjpeg::{limit_memory, VecDestination};
 use crate::readers::jpeg::strict_error_manager;
 use crate::ImageError;
 
@@ -214,56 +215,6 @@ impl Drop for Blocks<'_> {
     }
 }
 
-/// Where the writer's bytes go: libjpeg's destination manager first (libjpeg sees only it),
-/// then the output and the buffer libjpeg is filling.
-#[repr(C)]
-struct VecDestination {
-    manager: jpeg_destination_mgr,
-    out: Vec<u8>,
-    buffer: Vec<u8>,
-}
-
-/// Size of each buffer handed to libjpeg.
-const CHUNK: usize = 64 * 1024;
-
-/// The destination of `cinfo`, which only [`Writer`] sets.
-///
-/// # Safety
-/// `cinfo.dest` must be the manager of a live `VecDestination`.
-unsafe fn destination(cinfo: &mut jpeg_compress_struct) -> &mut VecDestination {
-    // SAFETY: `manager` is the first field of a `repr(C)` VecDestination (caller's guarantee).
-    unsafe { &mut *cinfo.dest.cast::<VecDestination>() }
-}
-
-extern "C-unwind" fn init_destination(cinfo: &mut jpeg_compress_struct) {
-    // SAFETY: installed only by `Writer::new` over its own destination.
-    let dest = unsafe { destination(cinfo) };
-    dest.buffer.resize(CHUNK, 0);
-    dest.manager.next_output_byte = dest.buffer.as_mut_ptr();
-    dest.manager.free_in_buffer = dest.buffer.len();
-}
-
-extern "C-unwind" fn empty_output_buffer(cinfo: &mut jpeg_compress_struct) -> boolean {
-    // SAFETY: as in `init_destination`.
-    let dest = unsafe { destination(cinfo) };
-    // libjpeg calls this only with the whole buffer full.
-    dest.out.extend_from_slice(&dest.buffer);
-    dest.manager.next_output_byte = dest.buffer.as_mut_ptr();
-    dest.manager.free_in_buffer = dest.buffer.len();
-    1
-}
-
-extern "C-unwind" fn term_destination(cinfo: &mut jpeg_compress_struct) {
-    // SAFETY: as in `init_destination`.
-    let dest = unsafe { destination(cinfo) };
-    let used = dest
-        .buffer
-        .len()
-        .saturating_sub(dest.manager.free_in_buffer);
-    let used = used.min(dest.buffer.len());
-    dest.out.extend_from_slice(&dest.buffer[..used]);
-}
-
 /// A baseline JPEG being written from coefficient blocks: the layout (components, sampling,
 /// colour space) of a JPEG read with [`Blocks`], a new size, and given quantisation tables.
 pub(super) struct Writer {
@@ -292,18 +243,8 @@ impl Writer {
         // SAFETY: zeroed with its error manager set, as jpeg_CreateCompress requires.
         unsafe { jpeg_create_compress(&mut *cinfo) };
         limit_memory(&mut cinfo.common, max_memory);
-        let mut destination = Box::new(VecDestination {
-            manager: jpeg_destination_mgr {
-                next_output_byte: std::ptr::null_mut(),
-                free_in_buffer: 0,
-                init_destination: Some(init_destination),
-                empty_output_buffer: Some(empty_output_buffer),
-                term_destination: Some(term_destination),
-            },
-            out: Vec::new(),
-            buffer: Vec::new(),
-        });
-        cinfo.dest = &mut destination.manager;
+        let mut destination = VecDestination::new();
+        destination.attach(&mut cinfo);
         let mut writer = Self {
             cinfo,
             _err: err,
@@ -389,7 +330,7 @@ impl Writer {
             jpeg_write_coefficients(&mut self.cinfo, self.arrays.as_mut_ptr());
             jpeg_finish_compress(&mut self.cinfo);
         }
-        Ok(std::mem::take(&mut self.destination.out))
+        Ok(self.destination.take())
     }
 }
 
@@ -398,14 +339,5 @@ impl Drop for Writer {
         // SAFETY: created by jpeg_create_compress; destroying is valid in any state, once. The
         // destination outlives this call (it is dropped after).
         unsafe { jpeg_destroy_compress(&mut self.cinfo) };
-    }
-}
-
-/// Let libjpeg's memory manager hold at most `bytes` in virtual arrays.
-fn limit_memory(common: &mut mozjpeg_sys::jpeg_common_struct, bytes: u64) {
-    let limit = c_long::try_from(bytes).unwrap_or(c_long::MAX).max(1);
-    // SAFETY: the create call installed the memory manager `mem` points at.
-    if let Some(mem) = unsafe { common.mem.as_mut() } {
-        mem.max_memory_to_use = limit;
     }
 }

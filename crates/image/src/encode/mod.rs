@@ -2,7 +2,8 @@
 
 mod avif;
 mod gif;
-mod jpeg;
+pub(crate) mod jpeg;
+mod jpeg_libjpeg;
 mod png;
 mod tiff;
 mod webp;
@@ -13,6 +14,15 @@ use tessera_iiif::OutputFormat;
 use crate::{ImageError, Raster};
 
 pub(crate) use jpeg::{with_profile as jpeg_with_profile, ICC_SEGMENT_BYTES};
+
+/// Which library writes JPEG in this build, for the startup log: `libjpeg (SIMD)` when mozjpeg was
+/// built with its SIMD code (`nasm` present at build time) and the CPU runs it, else `jpeg-encoder`.
+pub fn jpeg_encoder_name() -> &'static str {
+    match jpeg::Engine::fastest() {
+        jpeg::Engine::Libjpeg => "libjpeg (SIMD)",
+        jpeg::Engine::JpegEncoder => "jpeg-encoder",
+    }
+}
 
 /// Quality knobs of the lossy encoders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder, SamplingFactor};
+use crate::encode::jpeg::{encode_pixels, Engine, Pixels};
 use tessera_iiif::Dimensions;
 
 use super::{Chroma, TileSink};
@@ -445,14 +445,6 @@ enum Sampling {
 }
 
 impl Sampling {
-    /// As the encoder takes it.
-    fn encoder(self) -> SamplingFactor {
-        match self {
-            Self::Full => SamplingFactor::F_1_1,
-            Self::Halved => SamplingFactor::F_2_2,
-        }
-    }
-
     /// As TIFF's YCbCrSubsampling (tag 530) states it, in both directions.
     fn factor(self) -> u16 {
         match self {
@@ -469,27 +461,19 @@ fn encode(
     quality: u8,
     sampling: Sampling,
 ) -> Result<Vec<u8>, ImageError> {
-    let fail = |message: String| ImageError::Encode {
-        format: "jpg",
-        message,
-    };
     let padded = pad(tile, side);
-    let edge = u16::try_from(side).map_err(|_| fail("tile larger than 65535".into()))?;
-    let mut out = Vec::new();
-    let mut encoder = Encoder::new(&mut out, quality);
-    let color = if tile.layout.is_gray() {
-        ColorType::Luma
-    } else {
-        encoder.set_sampling_factor(sampling.encoder());
-        // Each stored chroma sample the mean of the pixels it covers, as libjpeg makes it (the
-        // default takes the top left one: aliased, and shifted by half a pixel).
-        encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
-        ColorType::Rgb
+    let edge = u16::try_from(side).map_err(|_| ImageError::Encode {
+        format: "jpg",
+        message: "tile larger than 65535".into(),
+    })?;
+    let pixels = Pixels {
+        data: &padded,
+        width: edge,
+        height: edge,
+        gray: tile.layout.is_gray(),
     };
-    encoder
-        .encode(&padded, edge, edge, color)
-        .map_err(|e| fail(e.to_string()))?;
-    Ok(out)
+    let halve = sampling == Sampling::Halved;
+    encode_pixels(Engine::fastest(), pixels, quality, halve, None)
 }
 
 /// `tile` grown to `side × side` by repeating its last column and row (as it is when it has

@@ -5,12 +5,13 @@ use std::marker::PhantomData;
 use std::os::raw::{c_long, c_ulong};
 
 use mozjpeg_sys::{
-    jpeg_common_struct, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct,
-    jpeg_destroy_decompress, jpeg_error_mgr, jpeg_mem_src, jpeg_progress_mgr, jpeg_read_header,
-    jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress, JDIMENSION, J_COLOR_SPACE,
+    jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct, jpeg_destroy_decompress,
+    jpeg_error_mgr, jpeg_mem_src, jpeg_progress_mgr, jpeg_read_header, jpeg_read_scanlines,
+    jpeg_skip_scanlines, jpeg_start_decompress, JDIMENSION, J_COLOR_SPACE,
 };
 
 use super::errors::strict_error_manager;
+use crate::libjpeg::stop_if_cancelled;
 use crate::ImageError;
 
 /// The decompress object, its error manager, and the borrowed input.
@@ -149,15 +150,6 @@ impl<'a> Decoder<'a> {
             return Err(ImageError::Corrupt("jpeg: no scanline".into()));
         }
         Ok(())
-    }
-}
-
-/// libjpeg's progress hook, called between rows and, for progressive and multi-scan files, while
-/// the scans are absorbed: unwinds (caught by `guard`, which reports the cancellation) once the
-/// work has been cancelled.
-extern "C-unwind" fn stop_if_cancelled(_cinfo: &mut jpeg_common_struct) {
-    if crate::cancel::cancelled() {
-        std::panic::resume_unwind(Box::new("cancelled"));
     }
 }
 
