@@ -177,6 +177,12 @@ impl Sources {
         }
     }
 
+    /// Whether `candidate` is in a local folder (read with a `pread` from the page cache, not asked
+    /// of an origin).
+    pub fn is_local(&self, candidate: &Candidate) -> bool {
+        matches!(self.sources.get(&candidate.source), Some(Source::Folder(_)))
+    }
+
     /// The current version of `candidate`. Blocking, like [`Sources::open`].
     pub fn version(&self, candidate: &Candidate) -> Result<ObjectVersion, SourceError> {
         match self.sources.get(&candidate.source) {

@@ -145,9 +145,19 @@ impl Caches {
 
     /// Keep a freshly rendered response in every tier that takes it.
     pub async fn put(&self, key: &CacheKey, entry: Arc<Entry>) {
-        self.memory.put(key, Arc::clone(&entry));
+        self.put_memory(key, Arc::clone(&entry));
+        self.put_disk(key, &entry).await;
+    }
+
+    /// [`put`](Self::put)'s first half: the memory tier, at once.
+    pub fn put_memory(&self, key: &CacheKey, entry: Arc<Entry>) {
+        self.memory.put(key, entry);
+    }
+
+    /// [`put`](Self::put)'s second half: the disk tier, when there is one.
+    pub async fn put_disk(&self, key: &CacheKey, entry: &Entry) {
         if let Some(disk) = &self.disk {
-            disk.put(key, &entry).await;
+            disk.put(key, entry).await;
         }
     }
 

@@ -12,6 +12,11 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// The candidate's version when it can be had without waiting on an origin; `None` when it
     /// cannot (then [`Catalog::version`] is asked, on a blocking thread).
     fn version_now(&self, candidate: &Candidate) -> Option<Result<ObjectVersion, SourceError>>;
+    /// Whether the candidate is a file in a local folder: reading a little of it never waits on an
+    /// origin.
+    fn is_local(&self, _candidate: &Candidate) -> bool {
+        false
+    }
     /// The candidate's current version. Blocking.
     fn version(&self, candidate: &Candidate) -> Result<ObjectVersion, SourceError>;
     /// Open the candidate for reading. Blocking.
@@ -41,6 +46,10 @@ impl Catalog for Sources {
 
     fn version(&self, candidate: &Candidate) -> Result<ObjectVersion, SourceError> {
         Sources::version(self, candidate)
+    }
+
+    fn is_local(&self, candidate: &Candidate) -> bool {
+        Sources::is_local(self, candidate)
     }
 
     fn open(&self, candidate: &Candidate) -> Result<Opened, SourceError> {

@@ -178,6 +178,77 @@ where
     }
 }
 
+impl<K, T> Coalescer<K, T>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    /// [`run`](Self::run) for short synchronous work: the first caller does it in its own task
+    /// (nothing is spawned, and it cannot be abandoned half-way: it has no point to stop at), and
+    /// callers that come while it runs wait for its result, as with `run`. `None` if the work
+    /// panicked.
+    pub async fn run_now(&self, key: K, work: impl FnOnce(CancelToken) -> T) -> (Option<T>, Role) {
+        let leader = {
+            let mut flights = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+            match flights.by_key.get_mut(&key) {
+                Some(flight) => {
+                    flight.waiting += 1;
+                    let waiter = Waiter {
+                        inflight: Arc::clone(&self.inflight),
+                        key: key.clone(),
+                        id: flight.id,
+                    };
+                    Err((flight.result.clone(), waiter))
+                }
+                None => {
+                    let id = flights.next_id;
+                    flights.next_id += 1;
+                    let (tx, rx) = watch::channel(None);
+                    let token = CancelToken::new();
+                    // The leader counts as one who waits, and never leaves: followers that go
+                    // cannot abandon work that is running in the leader's own task.
+                    flights.by_key.insert(
+                        key.clone(),
+                        Flight {
+                            id,
+                            result: rx,
+                            waiting: 1,
+                            token: token.clone(),
+                            task: None,
+                        },
+                    );
+                    let done = Done {
+                        inflight: Arc::clone(&self.inflight),
+                        key,
+                        id,
+                    };
+                    Ok((tx, token, done))
+                }
+            }
+        };
+        match leader {
+            Ok((tx, token, done)) => {
+                let value =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(token))).ok();
+                drop(done);
+                if let Some(v) = &value {
+                    let _ = tx.send(Some(v.clone()));
+                }
+                (value, Role::Leader)
+            }
+            Err((mut rx, waiter)) => {
+                let value = rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .ok()
+                    .and_then(|v| v.clone());
+                drop(waiter);
+                (value, Role::Follower)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +359,73 @@ mod tests {
         let (v, role) = follower.await.unwrap();
         assert_eq!((v, role), (Some(5), Role::Follower));
         assert_eq!(cancelled.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn synchronous_work_runs_once_for_the_callers_that_come_while_it_runs() {
+        let c = Arc::new(Coalescer::<String, u32>::default());
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let leader = {
+            let (c, runs) = (Arc::clone(&c), Arc::clone(&runs));
+            tokio::spawn(async move {
+                c.run_now("k".to_string(), move |_| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv();
+                    5
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv())
+            .await
+            .expect("join")
+            .expect("started");
+        let followers: Vec<_> = (0..10)
+            .map(|_| {
+                let (c, runs) = (Arc::clone(&c), Arc::clone(&runs));
+                tokio::spawn(async move {
+                    c.run_now("k".to_string(), move |_| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        6
+                    })
+                    .await
+                })
+            })
+            .collect();
+        // Until all ten wait on the leader's flight (the leader counts as one).
+        loop {
+            let waiting = c
+                .inflight
+                .lock()
+                .expect("lock")
+                .by_key
+                .get("k")
+                .map(|f| f.waiting);
+            if waiting == Some(11) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        release_tx.send(()).expect("release");
+        assert_eq!(leader.await.expect("leader"), (Some(5), Role::Leader));
+        for f in followers {
+            assert_eq!(f.await.expect("follower"), (Some(5), Role::Follower));
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(c.inflight.lock().expect("lock").by_key.is_empty());
+        // Once it is over, the next caller runs the work again.
+        let (v, role) = c.run_now("k".to_string(), |_| 7).await;
+        assert_eq!((v, role), (Some(7), Role::Leader));
+    }
+
+    #[tokio::test]
+    async fn synchronous_work_that_panics_gives_none_and_leaves_no_flight() {
+        let c = Coalescer::<String, u32>::default();
+        let (v, role) = c.run_now("k".to_string(), |_| panic!("broken")).await;
+        assert_eq!((v, role), (None, Role::Leader));
+        assert!(c.inflight.lock().expect("lock").by_key.is_empty());
     }
 }

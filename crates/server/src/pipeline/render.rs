@@ -1,7 +1,8 @@
 //! Step 4: a job's bytes, from the derivative caches or rendered once for every identical job,
 //! through admission, with a time limit and cancellation.
 
-use super::blocking::blocking;
+use super::blocking::{blocking, contained};
+use super::coalesce::Role;
 use super::{open, Job, Origin, Pipeline, PipelineError};
 use crate::cache::Entry;
 use crate::metrics::Metrics;
@@ -26,6 +27,22 @@ impl Pipeline {
         let key = job.key().clone();
         if let Some((entry, _)) = self.caches.get(&key).await {
             return Ok((entry, Origin::Cache));
+        }
+        if self.is_quick(&job) {
+            let (result, role) = self
+                .renders
+                .run_now(key.text.clone(), |cancel| {
+                    let entry = self.render_now(&job, cancel)?;
+                    // In memory before the flight ends, so a caller after it finds the entry.
+                    self.caches.put_memory(&key, Arc::clone(&entry));
+                    Ok(entry)
+                })
+                .await;
+            let entry = result.unwrap_or(Err(PipelineError::Failed("worker failure")))?;
+            if role == Role::Leader {
+                self.caches.put_disk(&key, &entry).await;
+            }
+            return Ok((entry, self.origin(role, "image")));
         }
         let this = Arc::clone(self);
         let (result, role) = self
@@ -69,6 +86,32 @@ impl Pipeline {
         }
     }
 
+    /// Whether `job` is done at once in the task that asked for it, without admission or the hop
+    /// to a blocking thread: work as small as one stored tile sent as it is or recoded (well under
+    /// a millisecond, where the hop and the wake-ups around it cost as much as the work), from
+    /// files in local folders only (never an origin to wait on) and never from a built pyramid
+    /// (which may be remote).
+    fn is_quick(&self, job: &Job) -> bool {
+        job.cost() <= QUICK_COST
+            && !job.from_pyramid()
+            && job
+                .located()
+                .objects
+                .iter()
+                .all(|o| self.catalog().is_local(&o.candidate))
+    }
+
+    /// A quick job's entry, rendered in this task (see [`is_quick`](Self::is_quick)).
+    fn render_now(&self, job: &Job, cancel: CancelToken) -> Result<Arc<Entry>, PipelineError> {
+        let _in_flight = DecodeInFlight::new(&self.metrics);
+        let started = Instant::now();
+        let cancel = cancel.with_deadline(started + self.settings.request_timeout);
+        let body = contained(|| cancel.run(|| self.render_blocking(job)));
+        let format = job.plan().format;
+        self.metrics.decode(format.extension(), started.elapsed());
+        Ok(Arc::new(entry_of(job, body?)))
+    }
+
     async fn render_admitted(
         self: &Arc<Self>,
         job: Job,
@@ -81,11 +124,7 @@ impl Pipeline {
             .await
             .inspect_err(|refused| self.metrics.rejected(refused.label()))?;
         let format = job.plan().format;
-        let entry = Entry {
-            media_type: format.media_type().to_string(),
-            canonical: job.plan().canonical.clone(),
-            body: Bytes::new(),
-        };
+        let entry = entry_of(&job, Vec::new());
         let in_flight = DecodeInFlight::new(&self.metrics);
         let started = Instant::now();
         // However the waiting ends, the work itself never outlives the time limit.
@@ -116,6 +155,19 @@ impl Pipeline {
                 &job.settings().output,
             )?)
         })
+    }
+}
+
+/// The most work a quick job may be ([`Job::cost`]: pixels decoded plus pixels out): one 256 px
+/// tile read and one written.
+const QUICK_COST: u64 = 2 * 256 * 256;
+
+/// The cache entry of `job` with `body`.
+fn entry_of(job: &Job, body: Vec<u8>) -> Entry {
+    Entry {
+        media_type: job.plan().format.media_type().to_string(),
+        canonical: job.plan().canonical.clone(),
+        body: Bytes::from(body),
     }
 }
 
