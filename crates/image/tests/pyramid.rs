@@ -275,3 +275,27 @@ fn a_corrupt_webp_tile_is_an_error() {
     let result = reader.read(Rect::new(0, 0, 64, 64), Dimensions::new(64, 64));
     assert!(matches!(result, Err(ImageError::Corrupt(_))), "{result:?}");
 }
+
+#[test]
+fn jpeg_tiles_decoded_only_down_to_the_rows_a_region_needs_give_the_same_pixels() {
+    let mut o = options(Placement::Chain, false, false);
+    o.jpeg = true;
+    let file = pyramid::write(&SIZES, o, paint(&SIZES)).file;
+    let mut reader = open(Arc::new(file), &ReadLimits::default()).expect("open");
+    let read = |reader: &mut Box<dyn tessera_image::ImageReader>, r: Rect| {
+        reader
+            .read(r, Dimensions::new(r.w, r.h))
+            .expect("read")
+            .data
+    };
+    // Two rows of 128 px tiles, then the same columns cut at rows inside either tile row.
+    let tall = read(&mut reader, Rect::new(100, 0, 300, 256));
+    for rows in [1, 7, 100, 128, 129, 200] {
+        let cut = read(&mut reader, Rect::new(100, 0, 300, rows));
+        assert_eq!(cut[..], tall[..(300 * rows * 3) as usize], "{rows} rows");
+    }
+    // The bottom tile row of level 0 holds 48 image rows of its 128; a region of its last rows.
+    let bottom = read(&mut reader, Rect::new(0, 1024, 2000, 176));
+    let last = read(&mut reader, Rect::new(0, 1160, 2000, 40));
+    assert_eq!(last[..], bottom[(2000 * 136 * 3) as usize..]);
+}

@@ -30,13 +30,16 @@ pub(crate) fn standalone(tables: Option<&[u8]>, chunk: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Decode one chunk; `tables` (a JPEGTables stream, SOI … EOI) is spliced in front of it. A
-/// YCbCr-coded chunk comes back as RGB, or as YCbCr with `keep_ycbcr`.
+/// Decode the first `max_rows` rows (or all, when fewer) of one chunk; `tables` (a JPEGTables
+/// stream, SOI … EOI) is spliced in front of it. Rows below are never decoded: a tile at the
+/// image's bottom is mostly padding, and a region often ends inside a tile. A YCbCr-coded chunk
+/// comes back as RGB, or as YCbCr with `keep_ycbcr`.
 /// The caller runs this inside `guard`, which turns libjpeg's unwinding errors into errors.
 pub(crate) fn decode(
     tables: Option<&[u8]>,
     chunk: &[u8],
     keep_ycbcr: bool,
+    max_rows: u32,
 ) -> Result<JpegPixels, ImageError> {
     let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("tiff: jpeg: {e}"));
     let stream = standalone(tables, chunk);
@@ -64,11 +67,11 @@ pub(crate) fn decode(
     let width = u32::try_from(started.width())
         .map_err(|_| ImageError::Corrupt("tiff: jpeg width".into()))?;
     let height = u32::try_from(started.height())
-        .map_err(|_| ImageError::Corrupt("tiff: jpeg height".into()))?;
-    let mut data: Vec<u8> = started.read_scanlines().map_err(corrupt)?;
-    if data.len() < width as usize * height as usize * channels {
-        return Err(ImageError::Corrupt("tiff: jpeg: short image".into()));
-    }
+        .map_err(|_| ImageError::Corrupt("tiff: jpeg height".into()))?
+        .min(max_rows);
+    let mut data = vec![0u8; width as usize * height as usize * channels];
+    // Only these rows are read; the decompressor is then destroyed, unfinished.
+    started.read_scanlines_into(&mut data).map_err(corrupt)?;
     if adobe_cmyk {
         data.iter_mut().for_each(|v| *v = 255 - *v);
     }

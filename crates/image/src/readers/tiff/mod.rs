@@ -245,11 +245,18 @@ fn decode(
         band.resize((band_y1 - band_y0) as usize * stride, 0);
         for cx in region.x / cw..=(rx1 - 1) / cw {
             crate::cancel::check()?;
-            let chunk = read_chunk(source, layout, cx, cy, scale)?;
+            // JPEG chunks are decoded only down to the last row the region needs.
+            let wanted = band_y1 - y0;
+            let chunk = read_chunk(source, layout, cx, cy, scale, wanted)?;
             let x0 = cx * cw;
+            let rows = if is_jpeg(layout) {
+                wanted
+            } else {
+                ch.min(layout.height - y0)
+            };
             // A chunk that decodes smaller than the part of the image it covers would leave
             // made-up (black) pixels: refuse it.
-            if chunk.width < cw.min(layout.width - x0) || chunk.rows < ch.min(layout.height - y0) {
+            if chunk.width < cw.min(layout.width - x0) || chunk.rows < rows {
                 return Err(corrupt(
                     "strip or tile decodes smaller than the image area it covers",
                 ));
@@ -316,16 +323,23 @@ fn float_range(source: &dyn RandomAccess, layout: &Layout) -> Result<(f64, f64),
     })
 }
 
-/// Read chunk (`cx`, `cy`) with all its planes, as 8-bit interleaved samples.
+/// Whether the chunks are JPEG streams (new or old style).
+fn is_jpeg(layout: &Layout) -> bool {
+    matches!(layout.compression, Compression::Jpeg | Compression::OldJpeg)
+}
+
+/// Read chunk (`cx`, `cy`) with all its planes, as 8-bit interleaved samples; a JPEG chunk only
+/// down to row `rows_wanted`.
 fn read_chunk(
     source: &dyn RandomAccess,
     layout: &Layout,
     cx: u32,
     cy: u32,
     scale: Scale,
+    rows_wanted: u32,
 ) -> Result<Chunk, ImageError> {
-    if matches!(layout.compression, Compression::Jpeg | Compression::OldJpeg) {
-        return jpeg_chunk(source, layout, cx, cy);
+    if is_jpeg(layout) {
+        return jpeg_chunk(source, layout, cx, cy, rows_wanted);
     }
     if layout.photometric == Photometric::YCbCr {
         return ycbcr_chunk(source, layout, cx, cy);
@@ -494,12 +508,14 @@ fn raw_bytes(
     Ok(source.read_range(offset, count as usize)?)
 }
 
-/// A JPEG-compressed chunk (or, for old-style JPEG with an interchange stream, the whole image).
+/// A JPEG-compressed chunk (or, for old-style JPEG with an interchange stream, the whole image),
+/// its first `rows_wanted` rows.
 fn jpeg_chunk(
     source: &dyn RandomAccess,
     layout: &Layout,
     cx: u32,
     cy: u32,
+    rows_wanted: u32,
 ) -> Result<Chunk, ImageError> {
     if layout.planar {
         return Err(ImageError::Unsupported(
@@ -528,7 +544,7 @@ fn jpeg_chunk(
     let reference = layout
         .ycbcr_reference
         .filter(|_| layout.compression == Compression::OldJpeg);
-    let mut px = jpeg::decode(tables, &raw, reference.is_some())?;
+    let mut px = jpeg::decode(tables, &raw, reference.is_some(), rows_wanted)?;
     if let (Some(reference), 3) = (reference, px.channels) {
         ojpeg::ycbcr_to_rgb(&mut px.data, reference);
     }
