@@ -22,6 +22,8 @@ pub struct Job {
     key: CacheKey,
     pyramid: bool,
     format: SourceFormat,
+    /// Stored as TIFF tiles of at most 256 × 256, each decoded on its own.
+    small_tiles: bool,
 }
 
 impl Job {
@@ -47,12 +49,24 @@ impl Job {
             key,
             pyramid: described.pyramid,
             format: described.format,
+            small_tiles: described.format == SourceFormat::Tiff
+                && described
+                    .storage
+                    .tile
+                    .is_some_and(|t| t.area() <= SMALL_TILE_AREA),
         })
     }
 
     /// The format of the object described (the one that answered).
     pub fn source_format(&self) -> SourceFormat {
         self.format
+    }
+
+    /// Whether the object described is stored as TIFF tiles of at most 256 × 256, so that a
+    /// region of the size of one tile decodes at most four of them (strips, untiled JPEG and JPEG
+    /// 2000 may decode far more than the region).
+    pub fn reads_small_tiles(&self) -> bool {
+        self.small_tiles
     }
 
     /// Whether it is answered from the image's pyramid (once built).
@@ -107,3 +121,6 @@ fn key_of(located: &Located, api: ApiVersion, plan: &Plan, fingerprint: &str) ->
         &plan.canonical,
     )
 }
+
+/// The largest stored tile counted as small (256 × 256 pixels).
+const SMALL_TILE_AREA: u64 = 256 * 256;

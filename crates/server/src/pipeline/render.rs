@@ -88,15 +88,17 @@ impl Pipeline {
 
     /// Whether `job` is done at once in the task that asked for it, without admission or the hop
     /// to a blocking thread: work as small as one stored tile sent as it is or recoded (well under
-    /// a millisecond, where the hop and the wake-ups around it cost as much as the work), from
-    /// files in local folders only (never an origin to wait on) and never from a built pyramid
-    /// (which may be remote).
+    /// a millisecond, where the hop and the wake-ups around it cost as much as the work). Only
+    /// from small TIFF tiles (a region's cost says nothing of the strips or the untiled JPEG it may
+    /// have to decode), in one file in a local folder (no origin to wait on, no alternate to fall
+    /// back to), never from a built pyramid (which may be remote).
     fn is_quick(&self, job: &Job) -> bool {
+        let objects = &job.located().objects;
         job.cost() <= QUICK_COST
+            && job.reads_small_tiles()
             && !job.from_pyramid()
-            && job
-                .located()
-                .objects
+            && objects.len() == 1
+            && objects
                 .iter()
                 .all(|o| self.catalog().is_local(&o.candidate))
     }
