@@ -45,6 +45,27 @@ impl<K, T> Default for Coalescer<K, T> {
     }
 }
 
+/// What the first caller of a flight holds: where to publish the result and where it appears,
+/// the work's token, and the guard that removes the flight when the work ends.
+struct Lead<K: Hash + Eq, T> {
+    id: u64,
+    tx: watch::Sender<Option<T>>,
+    rx: Published<T>,
+    token: CancelToken,
+    done: Done<K, T>,
+}
+
+/// Where a flight's result appears (`None` until it is published).
+type Published<T> = watch::Receiver<Option<T>>;
+
+/// The result a flight publishes; `None` if its work ended without one (panicked, aborted).
+async fn result_of<T: Clone>(mut rx: Published<T>) -> Option<T> {
+    rx.wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|v| v.clone())
+}
+
 /// Removes the in-flight entry when the work ends, even by panic or abort (only its own entry: a
 /// newer flight of the same key, started after this one was abandoned, stays).
 struct Done<K: Hash + Eq, T> {
@@ -120,61 +141,78 @@ where
         F: FnOnce(CancelToken) -> Fut,
         Fut: Future<Output = T> + Send + 'static,
     {
-        let (mut rx, role, waiter) = {
+        let (rx, role, waiter) = {
             let mut flights = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-            match flights.by_key.get_mut(&key) {
-                Some(flight) => {
-                    flight.waiting += 1;
-                    let waiter = Waiter {
-                        inflight: Arc::clone(&self.inflight),
-                        key,
-                        id: flight.id,
-                    };
-                    (flight.result.clone(), Role::Follower, waiter)
-                }
+            match self.follow(&mut flights, &key) {
+                Some((rx, waiter)) => (rx, Role::Follower, waiter),
                 None => {
-                    let id = flights.next_id;
-                    flights.next_id += 1;
-                    let (tx, rx) = watch::channel(None);
-                    let token = CancelToken::new();
-                    let done = Done {
-                        inflight: Arc::clone(&self.inflight),
-                        key: key.clone(),
-                        id,
-                    };
-                    let fut = work(token.clone());
+                    let lead = self.lead(&mut flights, &key);
+                    let (tx, done) = (lead.tx, lead.done);
+                    let fut = work(lead.token);
                     let task = tokio::spawn(async move {
                         let value = fut.await;
                         // Forget the key before publishing: callers after this point find the cache.
                         drop(done);
                         let _ = tx.send(Some(value));
                     });
-                    flights.by_key.insert(
-                        key.clone(),
-                        Flight {
-                            id,
-                            result: rx.clone(),
-                            waiting: 1,
-                            token,
-                            task: Some(task.abort_handle()),
-                        },
-                    );
-                    let waiter = Waiter {
-                        inflight: Arc::clone(&self.inflight),
-                        key,
-                        id,
-                    };
-                    (rx, Role::Leader, waiter)
+                    if let Some(flight) = flights.by_key.get_mut(&key) {
+                        flight.task = Some(task.abort_handle());
+                    }
+                    (lead.rx, Role::Leader, self.waiter(key, lead.id))
                 }
             }
         };
-        let value = rx
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|v| v.clone());
+        let value = result_of(rx).await;
         drop(waiter);
         (value, role)
+    }
+
+    /// Join the flight of `key` if one is running: its result and this caller's interest in it.
+    fn follow(&self, flights: &mut Flights<K, T>, key: &K) -> Option<(Published<T>, Waiter<K, T>)> {
+        let flight = flights.by_key.get_mut(key)?;
+        flight.waiting += 1;
+        let id = flight.id;
+        Some((flight.result.clone(), self.waiter(key.clone(), id)))
+    }
+
+    /// Start a flight of `key` (none is running), counting its first caller; the task that does
+    /// the work, if any, is set by the caller.
+    fn lead(&self, flights: &mut Flights<K, T>, key: &K) -> Lead<K, T> {
+        let id = flights.next_id;
+        flights.next_id += 1;
+        let (tx, rx) = watch::channel(None);
+        let token = CancelToken::new();
+        flights.by_key.insert(
+            key.clone(),
+            Flight {
+                id,
+                result: rx.clone(),
+                waiting: 1,
+                token: token.clone(),
+                task: None,
+            },
+        );
+        let done = Done {
+            inflight: Arc::clone(&self.inflight),
+            key: key.clone(),
+            id,
+        };
+        Lead {
+            id,
+            tx,
+            rx,
+            token,
+            done,
+        }
+    }
+
+    /// A caller's interest in flight `id` of `key`.
+    fn waiter(&self, key: K, id: u64) -> Waiter<K, T> {
+        Waiter {
+            inflight: Arc::clone(&self.inflight),
+            key,
+            id,
+        }
     }
 }
 
@@ -190,44 +228,17 @@ where
     pub async fn run_now(&self, key: K, work: impl FnOnce(CancelToken) -> T) -> (Option<T>, Role) {
         let leader = {
             let mut flights = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-            match flights.by_key.get_mut(&key) {
-                Some(flight) => {
-                    flight.waiting += 1;
-                    let waiter = Waiter {
-                        inflight: Arc::clone(&self.inflight),
-                        key: key.clone(),
-                        id: flight.id,
-                    };
-                    Err((flight.result.clone(), waiter))
-                }
-                None => {
-                    let id = flights.next_id;
-                    flights.next_id += 1;
-                    let (tx, rx) = watch::channel(None);
-                    let token = CancelToken::new();
-                    // The leader counts as one who waits, and never leaves: followers that go
-                    // cannot abandon work that is running in the leader's own task.
-                    flights.by_key.insert(
-                        key.clone(),
-                        Flight {
-                            id,
-                            result: rx,
-                            waiting: 1,
-                            token: token.clone(),
-                            task: None,
-                        },
-                    );
-                    let done = Done {
-                        inflight: Arc::clone(&self.inflight),
-                        key,
-                        id,
-                    };
-                    Ok((tx, token, done))
-                }
+            match self.follow(&mut flights, &key) {
+                Some(following) => Err(following),
+                // The leader counts as one who waits, and never leaves (it has no `Waiter`):
+                // followers that go cannot abandon work running in the leader's own task.
+                None => Ok(self.lead(&mut flights, &key)),
             }
         };
         match leader {
-            Ok((tx, token, done)) => {
+            Ok(Lead {
+                tx, token, done, ..
+            }) => {
                 let value =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(token))).ok();
                 drop(done);
@@ -236,12 +247,8 @@ where
                 }
                 (value, Role::Leader)
             }
-            Err((mut rx, waiter)) => {
-                let value = rx
-                    .wait_for(Option::is_some)
-                    .await
-                    .ok()
-                    .and_then(|v| v.clone());
+            Err((rx, waiter)) => {
+                let value = result_of(rx).await;
                 drop(waiter);
                 (value, Role::Follower)
             }
