@@ -168,4 +168,4 @@ fn place(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

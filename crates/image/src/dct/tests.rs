@@ -5,8 +5,9 @@
 use super::*;
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
-/// A textured RGB picture: gradients and a pattern, so that blocks carry AC energy.
-fn picture(width: u32, height: u32) -> Vec<u8> {
+/// A textured RGB picture: gradients and a pattern, so that blocks carry AC energy (the encoder's
+/// tests use it too).
+pub(crate) fn picture(width: u32, height: u32) -> Vec<u8> {
     let mut data = Vec::with_capacity((width * height * 3) as usize);
     for y in 0..height {
         for x in 0..width {

@@ -1,20 +1,9 @@
 //! Both JPEG encoders, whichever this build would pick: the same tables and sampling, pixels as
 //! close to the source as each other, gray, ICC profiles split into numbered segments, and the
-//! chroma kept whole or halved as asked.
+//! chroma kept whole or halved as asked. The picture is the DCT join's test picture.
 
 use super::*;
-
-/// A textured RGB picture: gradients and a ripple, so that blocks carry AC energy.
-fn picture(width: u32, height: u32) -> Vec<u8> {
-    let mut data = Vec::with_capacity((width * height * 3) as usize);
-    for y in 0..height {
-        for x in 0..width {
-            let ripple = ((x * 7 + y * 3) % 23) as u8 * 5;
-            data.extend_from_slice(&[(x % 256) as u8, (y % 256) as u8, ripple]);
-        }
-    }
-    data
-}
+use crate::dct::tests::picture;
 
 fn raster(width: u32, height: u32) -> Raster {
     Raster {
