@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod export;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;

@@ -8,12 +8,12 @@ use crate::state::AppState;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing_subscriber::EnvFilter;
 
 /// Run the server; returns when it has shut down.
 pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(args, std::env::vars())?;
-    init_logging(&config);
+    // Held to the end: dropping it writes out the queued log lines.
+    let _log = crate::logging::init(&config)?;
     let state = Arc::new(AppState::new(&config)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -81,19 +81,6 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Renders still running past the grace period are abandoned, not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
-}
-
-fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_env("TESSERA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if config.log.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 /// The identifier of some image in `root`, to print a working URL.
