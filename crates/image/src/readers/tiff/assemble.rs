@@ -65,6 +65,24 @@ impl Assembler {
         (self.out_w as u32, self.out_h as u32)
     }
 
+    /// Whether the region is kept at full resolution (rows can be written in place).
+    pub(super) fn is_full_resolution(&self) -> bool {
+        self.shrink == 1
+    }
+
+    /// At full resolution, the next `rows` rows of the output, to be written in place and counted
+    /// as pushed; `None` when shrinking or past the region's height.
+    pub(super) fn rows_in_place(&mut self, rows: usize) -> Option<&mut [u8]> {
+        if self.shrink != 1 {
+            return None;
+        }
+        let stride = self.width * self.channels;
+        let at = self.next_out * stride;
+        let out = self.out.get_mut(at..at + rows * stride)?;
+        self.next_out += rows;
+        Some(out)
+    }
+
     /// Take the next row of the region (`width * channels` samples). Rows beyond the region's
     /// height are ignored.
     pub(super) fn push(&mut self, row: &[u8]) {

@@ -237,12 +237,23 @@ fn decode(
     };
     let (rx1, ry1) = (region.x + region.w, region.y + region.h);
     let stride = region.w as usize * inter_channels;
-    let mut band: Vec<u8> = Vec::new();
+    // At full resolution the chunks are copied straight into the output rows; shrinking, a band
+    // of rows is gathered first and then pushed.
+    let in_place = assembler.is_full_resolution();
+    let mut spare: Vec<u8> = Vec::new();
     for cy in region.y / ch..=(ry1 - 1) / ch {
         let (y0, band_y1) = (cy * ch, (cy * ch + ch).min(ry1));
         let band_y0 = y0.max(region.y);
-        band.clear();
-        band.resize((band_y1 - band_y0) as usize * stride, 0);
+        let rows = (band_y1 - band_y0) as usize;
+        let band: &mut [u8] = if in_place {
+            assembler
+                .rows_in_place(rows)
+                .ok_or_else(|| corrupt("region rows"))?
+        } else {
+            spare.clear();
+            spare.resize(rows * stride, 0);
+            &mut spare
+        };
         for cx in region.x / cw..=(rx1 - 1) / cw {
             crate::cancel::check()?;
             // JPEG chunks are decoded only down to the last row the region needs.
@@ -276,8 +287,10 @@ fn decode(
                 convert_row(layout, &chunk, src, dst, inter_channels);
             }
         }
-        for row in band.chunks_exact(stride) {
-            assembler.push(row);
+        if !in_place {
+            for row in spare.chunks_exact(stride) {
+                assembler.push(row);
+            }
         }
     }
     let (out_w, out_h) = assembler.size();
