@@ -40,6 +40,13 @@ pub struct KindLabels {
     pub kind: &'static str,
 }
 
+/// `outcome`: how a piece of work ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// How it ended.
+    pub outcome: &'static str,
+}
+
 /// `format`: the output format of a decode.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FormatLabels {
@@ -87,6 +94,7 @@ pub struct Metrics {
     decodes: Family<FormatLabels, Counter>,
     decode_duration: HistogramFamily<FormatLabels>,
     coalesced: Family<KindLabels, Counter>,
+    quick_renders: Family<OutcomeLabels, Counter>,
     hits: Family<TierLabels, Counter>,
     misses: Family<TierLabels, Counter>,
     cache_bytes: Family<TierLabels, Gauge>,
@@ -123,6 +131,7 @@ impl Metrics {
         let decode_duration =
             HistogramFamily::<FormatLabels>::new_with_constructor(latency_histogram);
         let coalesced = Family::<KindLabels, Counter>::default();
+        let quick_renders = Family::<OutcomeLabels, Counter>::default();
         let hits = Family::<TierLabels, Counter>::default();
         let misses = Family::<TierLabels, Counter>::default();
         let cache_bytes = Family::<TierLabels, Gauge>::default();
@@ -196,6 +205,12 @@ impl Metrics {
             "Requests that waited for an identical request's result instead of computing it",
             coalesced.clone(),
         );
+        registry.register(
+            "tessera_quick_renders",
+            "Renders of one small tile done on the request's own thread: done, or not_in_memory \
+             (the file's bytes were not in the page cache, so it was rendered where reads may wait)",
+            quick_renders.clone(),
+        );
         registry.register("tessera_cache_hits", "Cache hits by tier", hits.clone());
         registry.register(
             "tessera_cache_misses",
@@ -241,6 +256,9 @@ impl Metrics {
         for kind in ["image", "info"] {
             let _ = coalesced.get_or_create(&KindLabels { kind });
         }
+        for outcome in ["done", "not_in_memory"] {
+            let _ = quick_renders.get_or_create(&OutcomeLabels { outcome });
+        }
         for tier in ["memory", "disk", "info"] {
             let _ = hits.get_or_create(&TierLabels { tier });
             let _ = misses.get_or_create(&TierLabels { tier });
@@ -259,6 +277,7 @@ impl Metrics {
             decodes,
             decode_duration,
             coalesced,
+            quick_renders,
             hits,
             misses,
             cache_bytes,
@@ -344,6 +363,13 @@ impl Metrics {
         self.decode_duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Count a quick render by `outcome` (`done`, `not_in_memory`).
+    pub fn quick_render(&self, outcome: &'static str) {
+        self.quick_renders
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Count a request that waited for another's result.

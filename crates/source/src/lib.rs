@@ -9,6 +9,7 @@ mod error;
 mod failure;
 mod free_space;
 mod listing;
+pub mod no_wait;
 mod observer;
 mod random_access;
 mod ranged;

@@ -70,6 +70,9 @@ impl RandomAccess for FileSource {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
+        if crate::no_wait::active() {
+            return crate::no_wait::read_exact_at(&self.file, offset, buf);
+        }
         self.file.read_exact_at(buf, offset)
     }
 }

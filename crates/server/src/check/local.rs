@@ -60,6 +60,7 @@ pub fn cause(e: &PipelineError) -> String {
         PipelineError::Refused(_) => "refused".into(),
         PipelineError::Metadata(_) => "metadata".into(),
         PipelineError::Failed(_) => "panic".into(),
+        PipelineError::NotInMemory => "io".into(),
     }
 }
 

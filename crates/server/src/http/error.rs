@@ -55,7 +55,7 @@ impl From<PipelineError> for ApiError {
             PipelineError::Image(e) => ApiError::from(&*e),
             PipelineError::Request(e) => e.into(),
             PipelineError::Refused(e) => e.into(),
-            PipelineError::Failed(_) | PipelineError::Metadata(_) => {
+            PipelineError::Failed(_) | PipelineError::Metadata(_) | PipelineError::NotInMemory => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
         }

@@ -28,6 +28,10 @@ pub enum PipelineError {
     /// The work died (a panic in a codec, an aborted task).
     #[error("the image could not be processed ({0})")]
     Failed(&'static str),
+    /// A quick render needed bytes that were not in the page cache (`tessera_source::no_wait`):
+    /// it is done again where reads may wait, so this never reaches a client.
+    #[error("the image's bytes were not in memory")]
+    NotInMemory,
 }
 
 impl From<ImageError> for PipelineError {
@@ -50,7 +54,8 @@ impl PipelineError {
             | Self::Request(_)
             | Self::Refused(_)
             | Self::Metadata(_)
-            | Self::Failed(_) => false,
+            | Self::Failed(_)
+            | Self::NotInMemory => false,
         }
     }
 }

@@ -103,6 +103,9 @@ pub fn with_image<T>(
                     .answered(&candidate.source, object.alternate);
                 return Ok(value);
             }
+            // A read that would have waited for the disk says nothing of the image: the render
+            // is done again where reads may wait (`tessera_source::no_wait`).
+            Err(e) if tessera_source::no_wait::would_have_waited() => return Err(e),
             Err(e) if e.is_undecodable() => {
                 moving_on(located, object, &e);
                 // An I/O error may pass; what the bytes themselves say does not, at this version.

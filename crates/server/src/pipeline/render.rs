@@ -38,11 +38,17 @@ impl Pipeline {
                     Ok(entry)
                 })
                 .await;
-            let entry = result.unwrap_or(Err(PipelineError::Failed("worker failure")))?;
-            if role == Role::Leader {
-                self.caches.put_disk(&key, &entry).await;
+            match result.unwrap_or(Err(PipelineError::Failed("worker failure"))) {
+                Ok(entry) => {
+                    if role == Role::Leader {
+                        self.caches.put_disk(&key, &entry).await;
+                    }
+                    return Ok((entry, self.origin(role, "image")));
+                }
+                // The file's bytes were not all in memory: rendered below, where reads may wait.
+                Err(PipelineError::NotInMemory) => {}
+                Err(e) => return Err(e),
             }
-            return Ok((entry, self.origin(role, "image")));
         }
         let this = Arc::clone(self);
         let (result, role) = self
@@ -103,15 +109,25 @@ impl Pipeline {
                 .all(|o| self.catalog().is_local(&o.candidate))
     }
 
-    /// A quick job's entry, rendered in this task (see [`is_quick`](Self::is_quick)).
+    /// A quick job's entry, rendered in this task (see [`is_quick`](Self::is_quick)) from what the
+    /// page cache holds: [`PipelineError::NotInMemory`] when a read would have waited for the
+    /// disk, which must never block an async worker thread (every connection it serves would wait
+    /// with it).
     fn render_now(&self, job: &Job, cancel: CancelToken) -> Result<Arc<Entry>, PipelineError> {
         let _in_flight = DecodeInFlight::new(&self.metrics);
         let started = Instant::now();
         let cancel = cancel.with_deadline(started + self.settings.request_timeout);
-        let body = contained(|| cancel.run(|| self.render_blocking(job)));
+        let body = contained(|| {
+            tessera_source::no_wait::from_memory(|| cancel.run(|| self.render_blocking(job)))
+                .unwrap_or(Err(PipelineError::NotInMemory))
+        });
+        let in_memory = !matches!(body, Err(PipelineError::NotInMemory));
+        self.metrics
+            .quick_render(if in_memory { "done" } else { "not_in_memory" });
+        let body = body?;
         let format = job.plan().format;
         self.metrics.decode(format.extension(), started.elapsed());
-        Ok(Arc::new(entry_of(job, body?)))
+        Ok(Arc::new(entry_of(job, body)))
     }
 
     async fn render_admitted(
