@@ -101,6 +101,9 @@ order=($SERVERS)
 for round in $(seq 1 "$ROUNDS"); do
   for server in "${order[@]}"; do
     echo "== round $round: $server"
+    # The images into the page cache first: on this kind of VM it loses them between runs, and the
+    # first server to run would otherwise pay the disk reads for all (seen as a "slow start").
+    cat "$IMAGES"/* > /dev/null
     start "$server"
     OUTDIR="$OUT/runs/$round-$server" LABEL="$server" SERVER_PIDS="$PIDS" WORKLOADS="$WORKLOADS" BUST="${BUST:-0}" \
       bash "$BENCH/run.sh" "$BASE" "$SECONDS_PER" || true
