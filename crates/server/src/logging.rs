@@ -1,9 +1,9 @@
 //! The server's log. A line is formatted on the thread that logs it and appended to a shared
 //! buffer; one writer thread of its own writes that buffer to stderr in batches, [`FLUSH_EVERY`]
-//! after a batch's first line, or at once for warnings and errors. So a slow log (a busy disk, a full pipe to a
-//! supervisor) never holds up a request, and a busy server makes one write per batch, not one
-//! per request, without waking a thread per line. When more than [`MAX_QUEUED_BYTES`] wait,
-//! further lines are dropped and counted ([`dropped_lines`], the metric
+//! after a batch's first line, or at once for warnings and errors. So a slow log (a busy disk, a
+//! full pipe to a supervisor) never holds up a request, and a busy server makes one write per
+//! batch, not one per request, without waking a thread per line. When more than
+//! [`MAX_QUEUED_BYTES`] wait, further lines are dropped and counted ([`dropped_lines`], the metric
 //! `tessera_log_lines_dropped_total`).
 
 use std::io::{IsTerminal, Write};
@@ -22,6 +22,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 /// The most bytes that may wait for the writer; lines beyond are dropped.
 pub const MAX_QUEUED_BYTES: usize = 16 << 20;
+
+/// The largest batch buffer kept for the next batch.
+const KEPT_CAPACITY: usize = 1 << 20;
 
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
@@ -103,6 +106,10 @@ impl Shared {
             // A log that cannot be written has nowhere to report it: the lines are lost.
             let _ = out.write_all(&batch).and_then(|()| out.flush());
             batch.clear();
+            // After a burst, the buffer is not kept at its size.
+            if batch.capacity() > KEPT_CAPACITY {
+                batch = Vec::new();
+            }
             if stopping {
                 return;
             }
