@@ -6,9 +6,9 @@
 //! [`MAX_QUEUED_BYTES`] wait, further lines are dropped and counted ([`dropped_lines`], the metric
 //! `tessera_log_lines_dropped_total`).
 
+use prometheus_client::metrics::counter::Counter;
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tracing::{Level, Metadata};
@@ -26,7 +26,8 @@ pub const MAX_QUEUED_BYTES: usize = 16 << 20;
 /// The largest batch buffer kept for the next batch.
 const KEPT_CAPACITY: usize = 1 << 20;
 
-static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Lines dropped so far; the metrics registry shares this counter.
+static DROPPED: LazyLock<Counter> = LazyLock::new(Counter::default);
 
 /// Install the log as `config.log` (or `TESSERA_LOG`) says, written to stderr. Keep the guard
 /// while the server runs: dropping it writes out what waits. Colours only on a terminal.
@@ -50,7 +51,12 @@ pub fn init(config: &Config) -> std::io::Result<LogGuard> {
 
 /// Log lines dropped so far because [`MAX_QUEUED_BYTES`] were waiting.
 pub fn dropped_lines() -> u64 {
-    DROPPED.load(Ordering::Relaxed)
+    DROPPED.get()
+}
+
+/// The counter of dropped lines, to register as `tessera_log_lines_dropped`.
+pub fn dropped_counter() -> Counter {
+    DROPPED.clone()
 }
 
 /// What waits for the writer thread.
@@ -174,7 +180,7 @@ impl Write for LineWriter {
         let mut queue = self.shared.queue();
         if queue.bytes.len() + line.len() > self.shared.max_queued {
             drop(queue);
-            DROPPED.fetch_add(1, Ordering::Relaxed);
+            DROPPED.inc();
             return Ok(line.len());
         }
         let first = queue.bytes.is_empty();

@@ -103,9 +103,6 @@ pub struct Metrics {
     decodes_in_flight: Gauge,
     rejected: Family<ReasonLabels, Counter>,
     purged: Counter,
-    log_lines_dropped: Counter,
-    /// The dropped lines already added to `log_lines_dropped` (render adds what is new).
-    log_lines_counted: std::sync::Mutex<u64>,
     source_bytes: Family<SourceKindLabels, Counter>,
     source_answers: Family<AnswerLabels, Counter>,
     connections_open: Gauge,
@@ -140,7 +137,6 @@ impl Metrics {
         let decodes_in_flight = Gauge::default();
         let rejected = Family::<ReasonLabels, Counter>::default();
         let purged = Counter::default();
-        let log_lines_dropped = Counter::default();
         let source_bytes = Family::<SourceKindLabels, Counter>::default();
         let source_answers = Family::<AnswerLabels, Counter>::default();
         let connections_open = Gauge::default();
@@ -250,7 +246,7 @@ impl Metrics {
         registry.register(
             "tessera_log_lines_dropped",
             "Log lines dropped because the log writer was too far behind (a slow disk or pipe)",
-            log_lines_dropped.clone(),
+            crate::logging::dropped_counter(),
         );
         // Zero series up front, so dashboards and alerts see every label before the first event.
         for kind in ["image", "info"] {
@@ -286,8 +282,6 @@ impl Metrics {
             decodes_in_flight,
             rejected,
             purged,
-            log_lines_dropped,
-            log_lines_counted: std::sync::Mutex::new(0),
             source_bytes,
             source_answers,
             connections_open,
@@ -413,18 +407,6 @@ impl Metrics {
         self.purged.inc_by(files);
     }
 
-    /// Bring `tessera_log_lines_dropped_total` up to `dropped` (the log's own count so far).
-    fn count_dropped_log_lines(&self, dropped: u64) {
-        let mut counted = self
-            .log_lines_counted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if dropped > *counted {
-            self.log_lines_dropped.inc_by(dropped - *counted);
-            *counted = dropped;
-        }
-    }
-
     /// The metrics as Prometheus text, with cache sizes as given (memory bytes, disk bytes, disk files).
     pub fn render(&self, usage: (u64, u64, u64)) -> Result<String, std::fmt::Error> {
         let (memory, disk, files) = usage;
@@ -436,7 +418,6 @@ impl Metrics {
         set(&self.cache_bytes, "memory", memory);
         set(&self.cache_bytes, "disk", disk);
         set(&self.cache_entries, "disk", files);
-        self.count_dropped_log_lines(crate::logging::dropped_lines());
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)
