@@ -82,3 +82,54 @@ pub(crate) fn decode(
         channels,
     })
 }
+
+/// Where [`decode_into`] writes: `rows` rows of `width` pixels of `channels` samples (1, gray, or
+/// 3, RGB), row `r` at `offset + r * stride` of the destination.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub width: u32,
+    pub rows: u32,
+    pub channels: usize,
+    pub stride: usize,
+    pub offset: usize,
+}
+
+/// Decode the first `window.rows` rows of one chunk straight into `dst` (no buffer of its own,
+/// no copy), when the chunk is a gray or YCbCr/RGB JPEG exactly `window.width` pixels wide, of
+/// at least that many rows, with `window.channels` samples per pixel. `Ok(false)`, with `dst`
+/// untouched, when it is not (the caller decodes it the general way). Run inside `guard`.
+pub(crate) fn decode_into(
+    tables: Option<&[u8]>,
+    chunk: &[u8],
+    window: Window,
+    dst: &mut [u8],
+) -> Result<bool, ImageError> {
+    let corrupt = |e: std::io::Error| ImageError::Corrupt(format!("tiff: jpeg: {e}"));
+    let line = window.width as usize * window.channels;
+    let last = window.rows.saturating_sub(1) as usize;
+    let end = window.offset + last * window.stride + line;
+    if window.rows == 0 || end > dst.len() {
+        return Ok(false);
+    }
+    let stream = standalone(tables, chunk);
+    let dec = Decompress::with_err(strict_error_manager())
+        .from_mem(&stream)
+        .map_err(corrupt)?;
+    let fits = dec.width() == window.width as usize && dec.height() >= window.rows as usize;
+    let mut started = match (dec.color_space(), window.channels) {
+        _ if !fits => return Ok(false),
+        (ColorSpace::JCS_GRAYSCALE, 1) => dec.grayscale().map_err(corrupt)?,
+        (ColorSpace::JCS_YCbCr | ColorSpace::JCS_RGB, 3) => dec.rgb().map_err(corrupt)?,
+        _ => return Ok(false),
+    };
+    for r in 0..=last {
+        let at = window.offset + r * window.stride;
+        let Some(row) = dst.get_mut(at..at + line) else {
+            return Err(ImageError::Corrupt(
+                "tiff: jpeg: row outside the region".into(),
+            ));
+        };
+        started.read_scanlines_into(row).map_err(corrupt)?;
+    }
+    Ok(true)
+}

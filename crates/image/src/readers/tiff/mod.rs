@@ -258,8 +258,22 @@ fn decode(
             crate::cancel::check()?;
             // JPEG chunks are decoded only down to the last row the region needs.
             let wanted = band_y1 - y0;
-            let chunk = read_chunk(source, layout, cx, cy, scale, wanted)?;
             let x0 = cx * cw;
+            // A JPEG chunk wholly inside the region's columns, from its first row, is decoded
+            // straight into the output rows.
+            if in_place && band_y0 == y0 && x0 >= region.x && x0 + cw <= rx1 {
+                let window = jpeg::Window {
+                    width: cw,
+                    rows: wanted,
+                    channels: inter_channels,
+                    stride,
+                    offset: (x0 - region.x) as usize * inter_channels,
+                };
+                if jpeg_chunk_into(source, layout, cx, cy, window, band)? {
+                    continue;
+                }
+            }
+            let chunk = read_chunk(source, layout, cx, cy, scale, wanted)?;
             let rows = if is_jpeg(layout) {
                 wanted
             } else {
@@ -578,6 +592,32 @@ fn jpeg_chunk(
         spp: px.channels,
         model,
     })
+}
+
+/// Decode new-style JPEG chunk (`cx`, `cy`) of a layout stored as the output is (gray or RGB,
+/// no alpha, not planar) straight into `band` ([`jpeg::decode_into`]); `Ok(false)` when the
+/// layout or the chunk's stream is not that, with nothing read or written.
+fn jpeg_chunk_into(
+    source: &dyn RandomAccess,
+    layout: &Layout,
+    cx: u32,
+    cy: u32,
+    window: jpeg::Window,
+    band: &mut [u8],
+) -> Result<bool, ImageError> {
+    let as_output = layout.compression == Compression::Jpeg
+        && layout.ojpeg_stream.is_none()
+        && layout.ojpeg_tables.is_none()
+        && !layout.planar
+        && layout.alpha.is_none()
+        && layout.photometric != Photometric::Cmyk
+        && layout.colour_samples == window.channels;
+    if !as_output {
+        return Ok(false);
+    }
+    let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
+    let raw = raw_bytes(source, layout, index)?;
+    jpeg::decode_into(layout.jpeg_tables.as_deref(), &raw, window, band)
 }
 
 /// Convert a run of pixels of `chunk` to the intermediate layout: copied as they are when the
