@@ -26,7 +26,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+# The shared corpus: TESSERA_CORPUS (scripts/test.sh sets it), else shared/corpus beside the repository.
+CORPUS = Path(os.environ.get("TESSERA_CORPUS") or REPO_ROOT.parent / "shared" / "corpus")
 VALIDATOR_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
 HOST = "127.0.0.1"
 
