@@ -90,6 +90,12 @@ fn corrupt(what: &str) -> ImageError {
 }
 
 impl Layout {
+    /// The index of chunk (`cx`, `cy`) of the first plane in the offsets and byte counts: chunks
+    /// are stored row by row.
+    pub fn chunk_index(&self, cx: u32, cy: u32) -> u64 {
+        u64::from(cy) * u64::from(self.across) + u64::from(cx)
+    }
+
     /// Read and check the layout from the directory.
     pub fn from_ifd(ifd: &Ifd) -> Result<Self, ImageError> {
         let dim = |t: u16| {

@@ -240,6 +240,7 @@ fn decode(
     // At full resolution the chunks are copied straight into the output rows; shrinking, a band
     // of rows is gathered first and then pushed.
     let in_place = assembler.is_full_resolution();
+    let into_rows = in_place && decodes_into_rows(layout, inter_channels);
     let mut spare: Vec<u8> = Vec::new();
     for cy in region.y / ch..=(ry1 - 1) / ch {
         let (y0, band_y1) = (cy * ch, (cy * ch + ch).min(ry1));
@@ -261,7 +262,7 @@ fn decode(
             let x0 = cx * cw;
             // A JPEG chunk wholly inside the region's columns, from its first row, is decoded
             // straight into the output rows.
-            if in_place && band_y0 == y0 && x0 >= region.x && x0 + cw <= rx1 {
+            if into_rows && band_y0 == y0 && x0 >= region.x && x0 + cw <= rx1 {
                 let window = jpeg::Window {
                     width: cw,
                     rows: wanted,
@@ -429,7 +430,7 @@ fn ycbcr_chunk(
 ) -> Result<Chunk, ImageError> {
     let (width, rows) = (layout.chunk_w, chunk_rows(layout, cy));
     let expected = ycbcr::stored_size(layout, width, rows)?;
-    let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
+    let index = layout.chunk_index(cx, cy);
     let mut data = decompressed(source, layout, index, expected, width, rows)?;
     if layout.predictor == 2 {
         undo_horizontal(&mut data, width as usize * 3, 3, 1, layout.little_endian);
@@ -455,8 +456,7 @@ fn stored_chunk(
     plane: usize,
 ) -> Result<(Vec<u8>, u32, u32), ImageError> {
     let index = plane as u64 * u64::from(layout.across) * u64::from(layout.down)
-        + u64::from(cy) * u64::from(layout.across)
-        + u64::from(cx);
+        + layout.chunk_index(cx, cy);
     let rows = chunk_rows(layout, cy);
     let width = layout.chunk_w;
     let expected = layout.row_bytes(width) as u64 * u64::from(rows);
@@ -552,7 +552,7 @@ fn jpeg_chunk(
     let (raw, tables) = match (layout.ojpeg_stream, &layout.ojpeg_tables) {
         (Some((offset, length)), _) => (ojpeg::whole_image(source, layout, offset, length)?, None),
         (None, Some(ojpeg_tables)) => {
-            let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
+            let index = layout.chunk_index(cx, cy);
             let data = raw_bytes(source, layout, index)?;
             let rows = chunk_rows(layout, cy);
             let stream =
@@ -560,7 +560,7 @@ fn jpeg_chunk(
             (stream, None)
         }
         (None, None) => {
-            let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
+            let index = layout.chunk_index(cx, cy);
             (
                 raw_bytes(source, layout, index)?,
                 layout.jpeg_tables.as_deref(),
@@ -594,9 +594,21 @@ fn jpeg_chunk(
     })
 }
 
-/// Decode new-style JPEG chunk (`cx`, `cy`) of a layout stored as the output is (gray or RGB,
-/// no alpha, not planar) straight into `band` ([`jpeg::decode_into`]); `Ok(false)` when the
-/// layout or the chunk's stream is not that, with nothing read or written.
+/// Whether the chunks of `layout` are new-style JPEG stored as the output is (gray or RGB with
+/// `channels` samples, no alpha, not planar, not CMYK), so that [`jpeg_chunk_into`] may decode
+/// them straight into the output rows.
+fn decodes_into_rows(layout: &Layout, channels: usize) -> bool {
+    layout.compression == Compression::Jpeg
+        && layout.ojpeg_stream.is_none()
+        && layout.ojpeg_tables.is_none()
+        && !layout.planar
+        && layout.alpha.is_none()
+        && layout.photometric != Photometric::Cmyk
+        && layout.colour_samples == channels
+}
+
+/// Decode JPEG chunk (`cx`, `cy`) of a layout that [`decodes_into_rows`] straight into `band`
+/// ([`jpeg::decode_into`]); `Ok(false)`, with nothing written, when its stream does not fit.
 fn jpeg_chunk_into(
     source: &dyn RandomAccess,
     layout: &Layout,
@@ -605,18 +617,7 @@ fn jpeg_chunk_into(
     window: jpeg::Window,
     band: &mut [u8],
 ) -> Result<bool, ImageError> {
-    let as_output = layout.compression == Compression::Jpeg
-        && layout.ojpeg_stream.is_none()
-        && layout.ojpeg_tables.is_none()
-        && !layout.planar
-        && layout.alpha.is_none()
-        && layout.photometric != Photometric::Cmyk
-        && layout.colour_samples == window.channels;
-    if !as_output {
-        return Ok(false);
-    }
-    let index = u64::from(cy) * u64::from(layout.across) + u64::from(cx);
-    let raw = raw_bytes(source, layout, index)?;
+    let raw = raw_bytes(source, layout, layout.chunk_index(cx, cy))?;
     jpeg::decode_into(layout.jpeg_tables.as_deref(), &raw, window, band)
 }
 

@@ -69,8 +69,7 @@ pub(crate) fn stored_jpeg(
     }
     check_read_budget("tiff", at, wanted.max_pixels)?;
     let tile = |column: u32, row: u32| -> Result<Vec<u8>, ImageError> {
-        let index = u64::from(row) * u64::from(layout.across) + u64::from(column);
-        let raw = raw_bytes(source, layout, index)?;
+        let raw = raw_bytes(source, layout, layout.chunk_index(column, row))?;
         Ok(jpeg::standalone(layout.jpeg_tables.as_deref(), &raw))
     };
     let (columns, rows) = (
