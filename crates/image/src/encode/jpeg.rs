@@ -110,8 +110,13 @@ pub(crate) fn encode_with(
         height,
         gray: color == ColorType::Luma,
     };
-    // Below quality 90 the chroma is halved, as libjpeg's default does.
-    encode_pixels(engine, pixels, quality, quality < 90, icc)
+    encode_pixels(engine, pixels, quality, halves_chroma(quality), icc)
+}
+
+/// Whether a JPEG at `quality` has its chroma halved both ways: below 90, as libjpeg's default
+/// does.
+pub(crate) fn halves_chroma(quality: u8) -> bool {
+    quality < 90
 }
 
 /// Packed 8-bit rows to encode: gray (one byte per pixel) or RGB (three).

@@ -22,7 +22,7 @@ use crate::ImageError;
 const ROWS_PER_CALL: usize = 16;
 
 /// A compressor and what it points at, released in any state.
-struct Compressor {
+pub(crate) struct Compressor {
     cinfo: Box<jpeg_compress_struct>,
     _err: Box<jpeg_error_mgr>,
     _progress: Box<jpeg_progress_mgr>,
@@ -34,6 +34,87 @@ impl Drop for Compressor {
         // SAFETY: created by jpeg_create_compress; destroying is valid in any state, once. The
         // destination, error and progress managers outlive this call (dropped after).
         unsafe { jpeg_destroy_compress(&mut self.cinfo) };
+    }
+}
+
+impl Compressor {
+    /// A compressor, not yet started, of `width` × `height` gray or RGB pixels into memory at
+    /// `quality` (1–100): libjpeg's plain defaults (baseline, Annex K tables, no trellis), RGB
+    /// written as YCbCr with the chroma halved both ways or kept whole. Stopped by
+    /// cancellation between rows.
+    pub(crate) fn new(
+        width: u16,
+        height: u16,
+        gray: bool,
+        quality: u8,
+        halve_chroma: bool,
+    ) -> Self {
+        let mut err = Box::new(strict_error_manager());
+        // SAFETY: all-zero bytes are a valid jpeg_compress_struct before jpeg_create_compress.
+        let mut cinfo: Box<jpeg_compress_struct> = Box::new(unsafe { std::mem::zeroed() });
+        cinfo.common.err = &mut *err;
+        // SAFETY: a plain C struct of a callback and counters; all-zero is its initial state.
+        let mut progress: Box<jpeg_progress_mgr> = Box::new(unsafe { std::mem::zeroed() });
+        progress.progress_monitor = Some(stop_if_cancelled);
+        // SAFETY: zeroed with its error manager set, as jpeg_CreateCompress requires.
+        unsafe { jpeg_create_compress(&mut *cinfo) };
+        cinfo.common.progress = &mut *progress;
+        let mut c = Compressor {
+            cinfo,
+            _err: err,
+            _progress: progress,
+            destination: VecDestination::new(),
+        };
+        c.destination.attach(&mut c.cinfo);
+        let cinfo = &mut *c.cinfo;
+        cinfo.image_width = u32::from(width);
+        cinfo.image_height = u32::from(height);
+        cinfo.input_components = if gray { 1 } else { 3 };
+        cinfo.in_color_space = if gray {
+            J_COLOR_SPACE::JCS_GRAYSCALE
+        } else {
+            J_COLOR_SPACE::JCS_RGB
+        };
+        // SAFETY: a created compressor with its input described; the profile (plain libjpeg
+        // defaults: baseline, Annex K tables, no trellis) is chosen before the defaults.
+        unsafe {
+            jpeg_c_set_int_param(cinfo, JINT_COMPRESS_PROFILE, JCP_FASTEST as c_int);
+            jpeg_set_defaults(cinfo);
+            jpeg_set_quality(cinfo, c_int::from(quality.clamp(1, 100)), 1);
+        }
+        cinfo.optimize_coding = 0;
+        if !gray {
+            // libjpeg's default halves the chroma both ways.
+            let sampling = if halve_chroma { 2 } else { 1 };
+            // SAFETY: jpeg_set_defaults allocated `num_components` (3 for YCbCr) entries.
+            if let Some(luma) = unsafe { cinfo.comp_info.as_mut() } {
+                luma.h_samp_factor = sampling;
+                luma.v_samp_factor = sampling;
+            }
+        }
+        c
+    }
+
+    /// The compressor's parameters and state.
+    pub(crate) fn cinfo(&mut self) -> &mut jpeg_compress_struct {
+        &mut self.cinfo
+    }
+
+    /// Start it (tables and frame written), then put `icc` in as APP2 segments.
+    pub(crate) fn start(&mut self, icc: Option<&[u8]>) -> Result<(), ImageError> {
+        // SAFETY: parameters set; the destination is attached and lives in `self`.
+        unsafe { jpeg_start_compress(&mut self.cinfo, 1) };
+        match icc {
+            Some(icc) => write_icc(&mut self.cinfo, icc),
+            None => Ok(()),
+        }
+    }
+
+    /// Finish it, once every row is written: the JPEG.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        // SAFETY: every scanline written; finishing flushes into the destination.
+        unsafe { jpeg_finish_compress(&mut self.cinfo) };
+        self.destination.take()
     }
 }
 
@@ -60,54 +141,9 @@ pub(super) fn encode(
             message: "pixel buffer does not match its size".into(),
         });
     }
-    let mut err = Box::new(strict_error_manager());
-    // SAFETY: all-zero bytes are a valid jpeg_compress_struct before jpeg_create_compress.
-    let mut cinfo: Box<jpeg_compress_struct> = Box::new(unsafe { std::mem::zeroed() });
-    cinfo.common.err = &mut *err;
-    // SAFETY: a plain C struct of a callback and counters; all-zero is its initial state.
-    let mut progress: Box<jpeg_progress_mgr> = Box::new(unsafe { std::mem::zeroed() });
-    progress.progress_monitor = Some(stop_if_cancelled);
-    // SAFETY: zeroed with its error manager set, as jpeg_CreateCompress requires.
-    unsafe { jpeg_create_compress(&mut *cinfo) };
-    cinfo.common.progress = &mut *progress;
-    let mut c = Compressor {
-        cinfo,
-        _err: err,
-        _progress: progress,
-        destination: VecDestination::new(),
-    };
-    c.destination.attach(&mut c.cinfo);
-    let cinfo = &mut *c.cinfo;
-    cinfo.image_width = u32::from(width);
-    cinfo.image_height = u32::from(height);
-    cinfo.input_components = channels as c_int;
-    cinfo.in_color_space = if channels == 1 {
-        J_COLOR_SPACE::JCS_GRAYSCALE
-    } else {
-        J_COLOR_SPACE::JCS_RGB
-    };
-    // SAFETY: a created compressor with its input described; the profile (plain libjpeg
-    // defaults: baseline, Annex K tables, no trellis) is chosen before the defaults.
-    unsafe {
-        jpeg_c_set_int_param(cinfo, JINT_COMPRESS_PROFILE, JCP_FASTEST as c_int);
-        jpeg_set_defaults(cinfo);
-        jpeg_set_quality(cinfo, c_int::from(quality), 1);
-    }
-    cinfo.optimize_coding = 0;
-    if !gray {
-        // libjpeg's default halves the chroma both ways.
-        let sampling = if halve_chroma { 2 } else { 1 };
-        // SAFETY: jpeg_set_defaults allocated `num_components` (3 for YCbCr) entries.
-        if let Some(luma) = unsafe { cinfo.comp_info.as_mut() } {
-            luma.h_samp_factor = sampling;
-            luma.v_samp_factor = sampling;
-        }
-    }
-    // SAFETY: parameters set; the destination is attached and lives in `c`.
-    unsafe { jpeg_start_compress(cinfo, 1) };
-    if let Some(icc) = icc {
-        write_icc(cinfo, icc)?;
-    }
+    let mut c = Compressor::new(width, height, gray, quality, halve_chroma);
+    c.start(icc)?;
+    let cinfo = c.cinfo();
     let mut rows: [JSAMPROW; ROWS_PER_CALL] = [std::ptr::null(); ROWS_PER_CALL];
     let mut next = 0usize;
     while next < usize::from(height) {
@@ -126,9 +162,7 @@ pub(super) fn encode(
         }
         next += written;
     }
-    // SAFETY: every scanline written; finishing flushes into the destination.
-    unsafe { jpeg_finish_compress(cinfo) };
-    Ok(c.destination.take())
+    Ok(c.finish())
 }
 
 /// `icc` as APP2 `ICC_PROFILE` segments (at most [`ICC_SEGMENT_BYTES`] each, numbered from 1),

@@ -3,7 +3,7 @@
 mod avif;
 mod gif;
 pub(crate) mod jpeg;
-mod jpeg_libjpeg;
+pub(crate) mod jpeg_libjpeg;
 mod png;
 mod tiff;
 mod webp;
