@@ -11,6 +11,7 @@ pub mod encode;
 mod error;
 mod format;
 mod libjpeg;
+mod planar;
 pub mod pyramid;
 mod raster;
 pub mod readers;

@@ -21,8 +21,8 @@ pub struct RenderOptions {
 /// Produce the encoded response body for `plan` from `reader`: read the region, resize it to
 /// exactly `plan.size`, apply the colour stage ([`stage::apply`]), mirror, rotate clockwise, apply
 /// the quality, encode as `plan.format`. A plain JPEG request that stored JPEG tiles answer
-/// without decoding ([`ImageReader::stored_jpeg`]) is answered from them, unless its profile
-/// would have to be converted.
+/// directly ([`ImageReader::stored_jpeg`]: as stored, joined, or through planes) is answered
+/// from them, unless its profile would have to be converted.
 pub fn render(
     reader: &mut dyn ImageReader,
     plan: &Plan,

@@ -72,6 +72,16 @@ fn assert_jpeg_shows(bytes: &[u8], level: usize, at: Rect) {
     assert!(worst <= 8, "largest channel error {worst}");
 }
 
+/// The luma component's sampling factors (horizontal × 16 + vertical) in a JPEG's frame header.
+fn luma_sampling(jpeg: &[u8]) -> u8 {
+    let sof = jpeg
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame");
+    // FF C0, length (2), precision, height (2), width (2), components, then id, sampling.
+    jpeg[sof + 11]
+}
+
 fn reader(written: &Written) -> Box<dyn ImageReader> {
     open(Arc::new(written.file.clone()), &ReadLimits::default()).expect("open")
 }
@@ -129,13 +139,36 @@ fn rgb_coded_tiles_are_sent_as_stored_and_show_as_decoded() {
     // No marker says "YCbCr": libjpeg (as in browsers) takes the R, G, B components as they are.
     assert!(!body.windows(4).any(|w| w == [0xFF, 0xE0, 0, 16]));
     assert_jpeg_shows(&body, 1, Rect::new(256, 0, 256, 256));
-    // Windows of several tiles are decoded: RGB-coded blocks are not requantised.
-    let window = Rect::new(256, 256, 512, 512);
-    for quality in [85, 100] {
-        let joined = reader
-            .stored_jpeg(window, Dimensions::new(512, 512), quality)
+    // Windows of several tiles, on the block grid or off it, are not joined (RGB-coded blocks
+    // are not requantised): where libjpeg has its SIMD code and the CPU AVX2, they are decoded
+    // into planes and written as YCbCr, chroma halved below quality 90; else decoded as usual.
+    let planes = tessera_image::encode::jpeg_encoder_name() == "libjpeg (SIMD)" && {
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = true;
+        avx2
+    };
+    for (window, quality) in [
+        (Rect::new(256, 256, 512, 512), 85),
+        (Rect::new(256, 256, 512, 512), 100),
+        (Rect::new(13, 250, 301, 77), 85),
+        (Rect::new(1700, 1000, 300, 200), 90),
+    ] {
+        let size = Dimensions::new(window.w, window.h);
+        let answer = reader
+            .stored_jpeg(window, size, quality)
             .expect("stored_jpeg");
-        assert!(joined.is_none());
+        assert_eq!(answer.is_some(), planes, "{window:?} at {quality}");
+        if let Some(jpeg) = answer {
+            assert!(
+                jpeg.windows(4).any(|w| w == [0xFF, 0xE0, 0, 16]),
+                "JFIF: YCbCr"
+            );
+            assert_jpeg_shows(&jpeg, 0, window);
+            let frame = luma_sampling(&jpeg);
+            assert_eq!(frame, if quality < 90 { 0x22 } else { 0x11 }, "{window:?}");
+        }
     }
     // The decoded path (a region that is not one whole tile) shows the same colours.
     let decoded = reader

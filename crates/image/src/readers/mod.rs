@@ -79,8 +79,10 @@ pub trait ImageReader: Send {
     /// pixel decoded: one stored tile at its own level and size, as stored; or the stored tiles
     /// of one level that cover a window on its MCU grid, at that level's scale, joined in the DCT
     /// domain, with coefficients stored finer than the tables of JPEG `quality` requantised to
-    /// them. Always a JPEG any browser shows as Tessera would render it. `None` when the pixels
-    /// must be decoded.
+    /// them. Tiles coded as R, G and B, which do not join, answer any window at their level's
+    /// scale by being decoded into planes and written at `quality` (where that is faster than
+    /// the general path: `crate::planar`). Always a JPEG any browser shows as Tessera would
+    /// render it. `None` when the pixels must be decoded the general way.
     fn stored_jpeg(
         &mut self,
         _region: Rect,

@@ -15,6 +15,7 @@ mod lzw;
 mod ojpeg;
 mod passthrough;
 mod physical;
+mod rgb_tiles;
 mod samples;
 mod xz;
 mod ycbcr;

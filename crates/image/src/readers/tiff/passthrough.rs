@@ -1,15 +1,17 @@
-//! Stored JPEG tiles answering without a pixel decoded: a request that is exactly one stored
-//! tile at its own level and size gets the stored bytes (JPEGTables merged in); one that is a
-//! window on the MCU grid of one level, at that level's scale, gets the tiles it covers joined in
-//! the DCT domain ([`crate::dct`]), requantised to the output quality where stored finer.
+//! Stored JPEG tiles answering a JPEG request at a level's own scale: a request that is exactly
+//! one stored tile at its own level and size gets the stored bytes (JPEGTables merged in); one
+//! that is a window on the MCU grid of one level gets the tiles it covers joined in the DCT
+//! domain ([`crate::dct`]), requantised to the output quality where stored finer, without a
+//! pixel decoded. RGB-coded tiles, which do not join, go through planes ([`rgb_tiles`]).
 
 use tessera_iiif::{Dimensions, Rect};
 use tessera_source::RandomAccess;
 
 use super::decompress::Compression;
 use super::layout::{Layout, Photometric};
-use super::{jpeg, raw_bytes};
+use super::{jpeg, raw_bytes, rgb_tiles};
 use crate::dct::{compose, Piece};
+use crate::planar;
 use crate::readers::{check_read_budget, choose_level, jpeg_meta};
 use crate::ImageError;
 
@@ -57,14 +59,20 @@ pub(crate) fn stored_jpeg(
         && at.y % th == 0
         && at.w == tw.min(layout.width - at.x)
         && at.h == th.min(layout.height - at.y);
+    let exact = whole_tile && wanted.exact_as_stored;
+    let rgb = layout.photometric == Photometric::Rgb;
+    // RGB-coded tiles are joined only as stored (`dct::compose`), which an output quality below
+    // theirs never allows. Any other window on them is decoded and re-encoded through planes,
+    // where that is faster than the packed raster, or else the general way.
+    if rgb && !exact {
+        if !planar::available() {
+            return Ok(None);
+        }
+        check_read_budget("tiff", at, wanted.max_pixels)?;
+        return rgb_tiles::reencode(source, layout, at, wanted.quality);
+    }
     // Off the 8-pixel grid nothing can be joined; the MCU grid proper is checked on the tiles.
     if !whole_tile && (at.x % 8 != 0 || at.y % 8 != 0) {
-        return Ok(None);
-    }
-    // RGB-coded tiles are joined only as stored (`dct::compose`), which an output quality below
-    // theirs never allows: decoding them straight away saves reading them twice.
-    let exact = whole_tile && wanted.exact_as_stored;
-    if layout.photometric == Photometric::Rgb && !exact {
         return Ok(None);
     }
     check_read_budget("tiff", at, wanted.max_pixels)?;
