@@ -1,13 +1,14 @@
 //! A libjpeg(-turbo) decompressor over a JPEG in memory, driven directly for what the `mozjpeg`
-//! crate does not expose (cropping and skipping scanlines).
+//! crate does not expose (cropping and skipping scanlines, raw component rows).
 
 use std::marker::PhantomData;
 use std::os::raw::{c_long, c_ulong};
 
 use mozjpeg_sys::{
     jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct, jpeg_destroy_decompress,
-    jpeg_error_mgr, jpeg_mem_src, jpeg_progress_mgr, jpeg_read_header, jpeg_read_scanlines,
-    jpeg_skip_scanlines, jpeg_start_decompress, JDIMENSION, J_COLOR_SPACE,
+    jpeg_error_mgr, jpeg_mem_src, jpeg_progress_mgr, jpeg_read_header, jpeg_read_raw_data,
+    jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress, JDIMENSION, JSAMPROW_MUT,
+    J_COLOR_SPACE,
 };
 
 use super::errors::strict_error_manager;
@@ -18,7 +19,7 @@ use crate::ImageError;
 ///
 /// Every libjpeg call may unwind (through the strict error manager); callers run inside
 /// `guard`, and `Drop` releases libjpeg's memory in any state.
-pub(super) struct Decoder<'a> {
+pub(crate) struct Decoder<'a> {
     /// Boxed so its address stays fixed while libjpeg holds pointers into it.
     cinfo: Box<jpeg_decompress_struct>,
     /// Referenced by `cinfo.common.err`; boxed for a fixed address and dropped after it.
@@ -32,7 +33,7 @@ pub(super) struct Decoder<'a> {
 impl<'a> Decoder<'a> {
     /// Create a decompressor over `data` that may hold at most `max_memory` bytes in whole-image
     /// (virtual array) buffers, and read the header up to the first scan.
-    pub(super) fn new(data: &'a [u8], max_memory: u64) -> Result<Self, ImageError> {
+    pub(crate) fn new(data: &'a [u8], max_memory: u64) -> Result<Self, ImageError> {
         if data.is_empty() {
             return Err(ImageError::Corrupt("jpeg: empty file".into()));
         }
@@ -72,7 +73,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// The colour space of the stored components, as libjpeg guessed it from the markers.
-    pub(super) fn jpeg_color_space(&self) -> J_COLOR_SPACE {
+    pub(crate) fn jpeg_color_space(&self) -> J_COLOR_SPACE {
         self.cinfo.jpeg_color_space
     }
 
@@ -148,6 +149,72 @@ impl<'a> Decoder<'a> {
         let n = unsafe { jpeg_read_scanlines(&mut self.cinfo, rows.as_mut_ptr(), 1) };
         if n != 1 {
             return Err(ImageError::Corrupt("jpeg: no scanline".into()));
+        }
+        Ok(())
+    }
+
+    /// The frame's width and height, as stored.
+    pub(crate) fn image_size(&self) -> (u32, u32) {
+        (self.cinfo.image_width, self.cinfo.image_height)
+    }
+
+    /// Each component's horizontal and vertical sampling factors, as the header gives them.
+    pub(crate) fn sampling(&self) -> Vec<(i32, i32)> {
+        let n = usize::try_from(self.cinfo.num_components).unwrap_or(0);
+        if self.cinfo.comp_info.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: after the header, `comp_info` holds `num_components` entries.
+        let components = unsafe { std::slice::from_raw_parts(self.cinfo.comp_info, n) };
+        components
+            .iter()
+            .map(|c| (c.h_samp_factor, c.v_samp_factor))
+            .collect()
+    }
+
+    /// Start decompressing at full scale into raw component rows ([`read_raw`](Self::read_raw)):
+    /// each component at its own sampling, not colour-converted.
+    pub(crate) fn start_raw(&mut self) -> Result<(), ImageError> {
+        self.cinfo.raw_data_out = 1;
+        // SAFETY: the header has been read (state DSTATE_READY); errors unwind.
+        let done = unsafe { jpeg_start_decompress(&mut self.cinfo) };
+        if done == 0 {
+            return Err(ImageError::Corrupt("jpeg: decompression suspended".into()));
+        }
+        Ok(())
+    }
+
+    /// Read the next row of blocks of a JPEG of three components, none subsampled, after
+    /// [`start_raw`](Self::start_raw): 8 rows of each component into `rows`, each of which must
+    /// hold the component's whole rows of blocks.
+    pub(crate) fn read_raw(&mut self, rows: [[&mut [u8]; 8]; 3]) -> Result<(), ImageError> {
+        let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
+        let three = self.cinfo.num_components == 3 && !self.cinfo.comp_info.is_null();
+        if !three || self.cinfo.raw_data_out == 0 {
+            return Err(corrupt("not three components read raw"));
+        }
+        // SAFETY: after the header, `comp_info` holds the 3 components (checked above).
+        let components = unsafe { std::slice::from_raw_parts(self.cinfo.comp_info, 3) };
+        let full = components
+            .iter()
+            .all(|c| (c.h_samp_factor, c.v_samp_factor) == (1, 1));
+        let fits = full
+            && components.iter().zip(&rows).all(|(c, rows)| {
+                let samples = c.width_in_blocks as usize * 8;
+                rows.iter().all(|row| row.len() >= samples)
+            });
+        if !fits || self.cinfo.output_scanline >= self.cinfo.output_height {
+            return Err(corrupt("raw rows outside the image"));
+        }
+        let mut pointers: [[JSAMPROW_MUT; 8]; 3] =
+            rows.map(|rows| rows.map(|row| row.as_mut_ptr()));
+        let mut image = pointers.each_mut().map(|rows| rows.as_mut_ptr());
+        // SAFETY: a raw-data decompressor of three 1×1 components; each of the 8 pointers per
+        // component points at a distinct buffer of at least its whole rows of blocks (checked
+        // above), which libjpeg writes.
+        let read = unsafe { jpeg_read_raw_data(&mut self.cinfo, image.as_mut_ptr(), 8) };
+        if read != 8 {
+            return Err(corrupt("raw rows missing"));
         }
         Ok(())
     }

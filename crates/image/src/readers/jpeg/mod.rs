@@ -2,6 +2,7 @@
 //! decoding only the region asked for ([`ffi`]: skipped rows, cropped columns).
 
 pub(crate) use errors::strict_error_manager;
+pub(crate) use ffi::Decoder;
 
 mod errors;
 mod ffi;
