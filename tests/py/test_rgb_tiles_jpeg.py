@@ -27,6 +27,7 @@ REGIONS = [
     (100, 37, 700, 301),  # starts and ends mid-tile, odd height
     (3, 250, 13, 17),  # a few pixels across four tiles
     (768, 512, 532, 488),  # to the right and bottom edges (partial tiles)
+    (1280, 768, 20, 232),  # the bottom-right tile, whole but cut by the edge
     (1299, 999, 1, 1),  # the last pixel
     (0, 0, W, H),  # the whole image
 ]

@@ -154,6 +154,8 @@ fn rgb_coded_tiles_are_sent_as_stored_and_show_as_decoded() {
         (Rect::new(256, 256, 512, 512), 100),
         (Rect::new(13, 250, 301, 77), 85),
         (Rect::new(1700, 1000, 300, 200), 90),
+        // The bottom-right tile, whole but cut by the image's edge, stored at quality 90.
+        (Rect::new(1792, 1024, 208, 176), 85),
     ] {
         let size = Dimensions::new(window.w, window.h);
         let answer = reader

@@ -62,8 +62,9 @@ pub(crate) fn stored_jpeg(
     let exact = whole_tile && wanted.exact_as_stored;
     let rgb = layout.photometric == Photometric::Rgb;
     // RGB-coded tiles are joined only as stored (`dct::compose`), which an output quality below
-    // theirs never allows. Any other window on them is decoded and re-encoded through planes,
-    // where that is faster than the packed raster, or else the general way.
+    // theirs never allows. Any window on them but one whole tile (passed as stored, or cut at the
+    // edge where the quality allows, below) is decoded and re-encoded through planes, where that
+    // is faster than the packed raster, or else the general way.
     if rgb && !exact {
         if !planar::available() {
             return Ok(None);
@@ -111,13 +112,18 @@ pub(crate) fn stored_jpeg(
     }
     // Blocks of the answer and of one tile at a time, 128 bytes per block per component.
     let blocks = (u64::from(at.w) * u64::from(at.h) + u64::from(tw) * u64::from(th)) * 8;
-    compose(
+    let joined = compose(
         &pieces,
         at.w,
         at.h,
         Some(wanted.quality),
         blocks + (16 << 20),
-    )
+    )?;
+    // One RGB-coded tile cut at the image's edge joins only at its stored quality or finer.
+    if joined.is_none() && rgb && planar::available() {
+        return rgb_tiles::reencode(source, layout, at, wanted.quality);
+    }
+    Ok(joined)
 }
 
 /// Whether `layout` (a level of `levels`) holds 8-bit JPEG tiles in a plain colour model with
