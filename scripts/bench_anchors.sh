@@ -65,7 +65,18 @@ large_renders_per_client = 64
 EOF
 
 PIDS=""
+# A port already taken (a server left from an earlier run) would let the server under test fail to
+# bind while the harness measures the stray one: refuse instead.
+port_free() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+}
 start() {
+  local port
+  case "$1" in tessera) port=8300 ;; iipimage) port=8100 ;; *) port=8200 ;; esac
+  if ! port_free "$port"; then
+    echo "bench_anchors: port $port is already in use (a server left running?); stop it first" >&2
+    exit 1
+  fi
   case "$1" in
     tessera)
       "$TARGET_DIR/release/tessera" serve --config "$OUT/tessera.toml" > "$OUT/tessera.log" 2>&1 &
