@@ -100,21 +100,20 @@ fn convert(stripe: &mut Stripe, planes: &RgbPlanes, top: usize) {
     for row in 0..8 {
         let cb = &mut stripe.cb[row * cw..(row + 1) * cw];
         let cr = &mut stripe.cr[row * cw..(row + 1) * cw];
-        let done = if stripe.halve {
-            let (upper, lower) = (rgb(2 * row), rgb(2 * row + 1));
-            halved_row(upper, lower, &mut stripe.pairs, cb, cr)
-        } else {
-            let [r, g, b] = rgb(row);
-            chroma_row(r, g, b, cb, cr);
-            width
-        };
-        // The rest are the last pixel of the row (or of both rows) repeated, as libjpeg pads.
-        let at = width - 1;
         let (upper, lower) = if stripe.halve {
             (rgb(2 * row), rgb(2 * row + 1))
         } else {
             (rgb(row), rgb(row))
         };
+        let done = if stripe.halve {
+            halved_row(upper, lower, &mut stripe.pairs, cb, cr)
+        } else {
+            let [r, g, b] = upper;
+            chroma_row(r, g, b, cb, cr);
+            width
+        };
+        // The rest are the last pixel of the row (or of both rows) repeated, as libjpeg pads.
+        let at = width - 1;
         let mean = |c: usize| (u16::from(upper[c][at]) + u16::from(lower[c][at])) << 7;
         let (b, r) = chroma(mean(0), mean(1), mean(2));
         cb[done..].fill(b);

@@ -5,10 +5,10 @@ use std::marker::PhantomData;
 use std::os::raw::{c_long, c_ulong};
 
 use mozjpeg_sys::{
-    jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct, jpeg_destroy_decompress,
-    jpeg_error_mgr, jpeg_mem_src, jpeg_progress_mgr, jpeg_read_header, jpeg_read_raw_data,
-    jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress, JDIMENSION, JSAMPROW_MUT,
-    J_COLOR_SPACE,
+    jpeg_component_info, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct,
+    jpeg_destroy_decompress, jpeg_error_mgr, jpeg_mem_src, jpeg_progress_mgr, jpeg_read_header,
+    jpeg_read_raw_data, jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress,
+    JDIMENSION, JSAMPROW_MUT, J_COLOR_SPACE,
 };
 
 use super::errors::strict_error_manager;
@@ -158,15 +158,20 @@ impl<'a> Decoder<'a> {
         (self.cinfo.image_width, self.cinfo.image_height)
     }
 
-    /// Each component's horizontal and vertical sampling factors, as the header gives them.
-    pub(crate) fn sampling(&self) -> Vec<(i32, i32)> {
+    /// The header's components (none before it is read).
+    fn components(&self) -> &[jpeg_component_info] {
         let n = usize::try_from(self.cinfo.num_components).unwrap_or(0);
         if self.cinfo.comp_info.is_null() {
-            return Vec::new();
+            return &[];
         }
-        // SAFETY: after the header, `comp_info` holds `num_components` entries.
-        let components = unsafe { std::slice::from_raw_parts(self.cinfo.comp_info, n) };
-        components
+        // SAFETY: after the header, `comp_info` holds `num_components` entries, which live as
+        // long as the decompressor.
+        unsafe { std::slice::from_raw_parts(self.cinfo.comp_info, n) }
+    }
+
+    /// Each component's horizontal and vertical sampling factors, as the header gives them.
+    pub(crate) fn sampling(&self) -> Vec<(i32, i32)> {
+        self.components()
             .iter()
             .map(|c| (c.h_samp_factor, c.v_samp_factor))
             .collect()
@@ -189,12 +194,10 @@ impl<'a> Decoder<'a> {
     /// hold the component's whole rows of blocks.
     pub(crate) fn read_raw(&mut self, rows: [[&mut [u8]; 8]; 3]) -> Result<(), ImageError> {
         let corrupt = |m: &str| ImageError::Corrupt(format!("jpeg: {m}"));
-        let three = self.cinfo.num_components == 3 && !self.cinfo.comp_info.is_null();
-        if !three || self.cinfo.raw_data_out == 0 {
+        let components = self.components();
+        if components.len() != 3 || self.cinfo.raw_data_out == 0 {
             return Err(corrupt("not three components read raw"));
         }
-        // SAFETY: after the header, `comp_info` holds the 3 components (checked above).
-        let components = unsafe { std::slice::from_raw_parts(self.cinfo.comp_info, 3) };
         let full = components
             .iter()
             .all(|c| (c.h_samp_factor, c.v_samp_factor) == (1, 1));
