@@ -9,6 +9,10 @@
 
 mod decode;
 mod encode;
+#[cfg(target_arch = "x86_64")]
+mod entropy;
+#[cfg(target_arch = "x86_64")]
+mod idct;
 mod ycc;
 
 pub(crate) use decode::decode_rgb;
