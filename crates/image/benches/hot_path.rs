@@ -39,6 +39,29 @@ fn pyramid_file(deflate: bool, jpeg: bool) -> Vec<u8> {
     .file
 }
 
+/// A 2048x2048 pyramid (2 levels) of 256 px RGB-coded JPEG tiles (as libvips writes at quality
+/// 90 and above) with detail in every block, as scans have.
+fn rgb_jpeg_pyramid() -> Vec<u8> {
+    let options = Options {
+        tile: 256,
+        placement: Placement::Chain,
+        big: false,
+        deflate: false,
+        jpeg: true,
+        webp: false,
+        rgb_jpeg: true,
+    };
+    pyramid::write(&[(2048, 2048), (1024, 1024)], options, |_, x, y| {
+        let noise = (x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)) % 29;
+        [
+            (x / 8 + noise) as u8,
+            (y / 8 + noise / 2) as u8,
+            ((x ^ y) / 16 + noise) as u8,
+        ]
+    })
+    .file
+}
+
 fn reader(file: &[u8]) -> Box<dyn ImageReader> {
     open(Arc::new(file.to_vec()), &ReadLimits::default()).expect("open")
 }
@@ -108,6 +131,26 @@ fn bench_read(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 render(r.as_mut(), black_box(&composed), &RenderOptions::default()).expect("render")
+            })
+        },
+    );
+    let mut r = reader(&rgb_jpeg_pyramid());
+    let aligned = {
+        let request = ImageRequest::parse(
+            ApiVersion::V3,
+            "512,512,512,512",
+            "512,512",
+            "0",
+            "default.jpg",
+        )
+        .expect("request");
+        plan(&request, Dimensions::new(2048, 2048), &Limits::default()).expect("plan")
+    };
+    c.bench_function(
+        "render: a 512 px tile of four RGB-coded stored JPEG tiles (planes)",
+        |b| {
+            b.iter(|| {
+                render(r.as_mut(), black_box(&aligned), &RenderOptions::default()).expect("render")
             })
         },
     );

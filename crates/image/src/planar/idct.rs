@@ -53,88 +53,85 @@ impl Idct {
     }
 }
 
-/// One 1-D pass over eight vectors (`v[u]`: coefficient `u` of eight columns or rows, each
-/// holding a 16-bit value), as libjpeg's AVX2 `dodct`: `in0 ± in4`, `in7 + in3` and `in5 + in1`
-/// wrap in 16 bits, the products are exact 32-bit sums. Returns the eight outputs, descaled
-/// by `shift` (rounding), not yet saturated.
+/// One 1-D pass over eight vectors (`v[u]`: coefficient `u` of eight columns or rows, 16 bits
+/// each), as libjpeg's AVX2 `dodct`: `in0 ± in4`, `in7 + in3` and `in5 + in1` wrap in 16 bits,
+/// each pair of products is one `vpmaddwd` (exact in 32 bits). Returns the eight outputs
+/// descaled by `shift` (rounding) and saturated to 16 bits (`vpackssdw`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pass(v: [__m256i; 8], shift: i32) -> [__m256i; 8] {
-    let wrap16 = |x: __m256i| _mm256_srai_epi32::<16>(_mm256_slli_epi32::<16>(x));
-    let k = |c: i32| _mm256_set1_epi32(c);
-    let mul = |a: __m256i, c: i32| _mm256_mullo_epi32(a, k(c));
+unsafe fn pass(v: [__m128i; 8], shift: i32) -> [__m128i; 8] {
+    // (a, b) interleaved per lane, to be multiplied by (c1, c2) and summed.
+    let pair = |a, b| _mm256_set_m128i(_mm_unpackhi_epi16(a, b), _mm_unpacklo_epi16(a, b));
+    let k = |c1: i32, c2: i32| _mm256_set1_epi32((c1 & 0xFFFF) | (c2 << 16));
+    let madd = |p, c| _mm256_madd_epi16(p, c);
     let add = |a, b| _mm256_add_epi32(a, b);
     let sub = |a, b| _mm256_sub_epi32(a, b);
     // Even part.
-    let tmp0 = _mm256_slli_epi32::<CONST_BITS>(wrap16(add(v[0], v[4])));
-    let tmp1 = _mm256_slli_epi32::<CONST_BITS>(wrap16(sub(v[0], v[4])));
-    let tmp2 = add(mul(v[2], F054), mul(v[6], F054 - F185));
-    let tmp3 = add(mul(v[2], F054 + F077), mul(v[6], F054));
+    let tmp0 = _mm256_slli_epi32::<CONST_BITS>(_mm256_cvtepi16_epi32(_mm_add_epi16(v[0], v[4])));
+    let tmp1 = _mm256_slli_epi32::<CONST_BITS>(_mm256_cvtepi16_epi32(_mm_sub_epi16(v[0], v[4])));
+    let p26 = pair(v[2], v[6]);
+    let tmp2 = madd(p26, k(F054, F054 - F185));
+    let tmp3 = madd(p26, k(F054 + F077, F054));
     let (tmp10, tmp13) = (add(tmp0, tmp3), sub(tmp0, tmp3));
     let (tmp11, tmp12) = (add(tmp1, tmp2), sub(tmp1, tmp2));
     // Odd part.
-    let z3 = wrap16(add(v[7], v[3]));
-    let z4 = wrap16(add(v[5], v[1]));
-    let z3w = add(mul(z3, F117 - F196), mul(z4, F117));
-    let z4w = add(mul(z3, F117), mul(z4, F117 - F039));
-    let o0 = add(add(mul(v[7], F029 - F089), mul(v[1], -F089)), z3w);
-    let o1 = add(add(mul(v[5], F205 - F256), mul(v[3], -F256)), z4w);
-    let o2 = add(add(mul(v[5], -F256), mul(v[3], F307 - F256)), z3w);
-    let o3 = add(add(mul(v[7], -F089), mul(v[1], F150 - F089)), z4w);
-    let round = k(1 << (shift - 1));
-    let descale = |x: __m256i| _mm256_sra_epi32(add(x, round), _mm_cvtsi32_si128(shift));
+    let pz = pair(_mm_add_epi16(v[7], v[3]), _mm_add_epi16(v[5], v[1]));
+    let z3 = madd(pz, k(F117 - F196, F117));
+    let z4 = madd(pz, k(F117, F117 - F039));
+    let p71 = pair(v[7], v[1]);
+    let p53 = pair(v[5], v[3]);
+    let o0 = add(madd(p71, k(F029 - F089, -F089)), z3);
+    let o3 = add(madd(p71, k(-F089, F150 - F089)), z4);
+    let o1 = add(madd(p53, k(F205 - F256, -F256)), z4);
+    let o2 = add(madd(p53, k(-F256, F307 - F256)), z3);
+    let round = _mm256_set1_epi32(1 << (shift - 1));
+    let count = _mm_cvtsi32_si128(shift);
+    let out = |x| {
+        let d = _mm256_sra_epi32(add(x, round), count);
+        _mm_packs_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256::<1>(d))
+    };
     [
-        descale(add(tmp10, o3)),
-        descale(add(tmp11, o2)),
-        descale(add(tmp12, o1)),
-        descale(add(tmp13, o0)),
-        descale(sub(tmp13, o0)),
-        descale(sub(tmp12, o1)),
-        descale(sub(tmp11, o2)),
-        descale(sub(tmp10, o3)),
+        out(add(tmp10, o3)),
+        out(add(tmp11, o2)),
+        out(add(tmp12, o1)),
+        out(add(tmp13, o0)),
+        out(sub(tmp13, o0)),
+        out(sub(tmp12, o1)),
+        out(sub(tmp11, o2)),
+        out(sub(tmp10, o3)),
     ]
 }
 
-/// Transpose eight vectors of eight 32-bit lanes.
+/// Transpose eight vectors of eight 16-bit lanes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
-    let t0 = _mm256_unpacklo_epi32(r[0], r[1]);
-    let t1 = _mm256_unpackhi_epi32(r[0], r[1]);
-    let t2 = _mm256_unpacklo_epi32(r[2], r[3]);
-    let t3 = _mm256_unpackhi_epi32(r[2], r[3]);
-    let t4 = _mm256_unpacklo_epi32(r[4], r[5]);
-    let t5 = _mm256_unpackhi_epi32(r[4], r[5]);
-    let t6 = _mm256_unpacklo_epi32(r[6], r[7]);
-    let t7 = _mm256_unpackhi_epi32(r[6], r[7]);
-    let u0 = _mm256_unpacklo_epi64(t0, t2);
-    let u1 = _mm256_unpackhi_epi64(t0, t2);
-    let u2 = _mm256_unpacklo_epi64(t1, t3);
-    let u3 = _mm256_unpackhi_epi64(t1, t3);
-    let u4 = _mm256_unpacklo_epi64(t4, t6);
-    let u5 = _mm256_unpackhi_epi64(t4, t6);
-    let u6 = _mm256_unpacklo_epi64(t5, t7);
-    let u7 = _mm256_unpackhi_epi64(t5, t7);
+unsafe fn transpose(r: [__m128i; 8]) -> [__m128i; 8] {
+    let a0 = _mm_unpacklo_epi16(r[0], r[1]);
+    let a1 = _mm_unpackhi_epi16(r[0], r[1]);
+    let a2 = _mm_unpacklo_epi16(r[2], r[3]);
+    let a3 = _mm_unpackhi_epi16(r[2], r[3]);
+    let a4 = _mm_unpacklo_epi16(r[4], r[5]);
+    let a5 = _mm_unpackhi_epi16(r[4], r[5]);
+    let a6 = _mm_unpacklo_epi16(r[6], r[7]);
+    let a7 = _mm_unpackhi_epi16(r[6], r[7]);
+    let b0 = _mm_unpacklo_epi32(a0, a2);
+    let b1 = _mm_unpackhi_epi32(a0, a2);
+    let b2 = _mm_unpacklo_epi32(a1, a3);
+    let b3 = _mm_unpackhi_epi32(a1, a3);
+    let b4 = _mm_unpacklo_epi32(a4, a6);
+    let b5 = _mm_unpackhi_epi32(a4, a6);
+    let b6 = _mm_unpacklo_epi32(a5, a7);
+    let b7 = _mm_unpackhi_epi32(a5, a7);
     [
-        _mm256_permute2x128_si256::<0x20>(u0, u4),
-        _mm256_permute2x128_si256::<0x20>(u1, u5),
-        _mm256_permute2x128_si256::<0x20>(u2, u6),
-        _mm256_permute2x128_si256::<0x20>(u3, u7),
-        _mm256_permute2x128_si256::<0x31>(u0, u4),
-        _mm256_permute2x128_si256::<0x31>(u1, u5),
-        _mm256_permute2x128_si256::<0x31>(u2, u6),
-        _mm256_permute2x128_si256::<0x31>(u3, u7),
+        _mm_unpacklo_epi64(b0, b4),
+        _mm_unpackhi_epi64(b0, b4),
+        _mm_unpacklo_epi64(b1, b5),
+        _mm_unpackhi_epi64(b1, b5),
+        _mm_unpacklo_epi64(b2, b6),
+        _mm_unpackhi_epi64(b2, b6),
+        _mm_unpacklo_epi64(b3, b7),
+        _mm_unpackhi_epi64(b3, b7),
     ]
-}
-
-/// Saturate 32-bit lanes to 16 bits (libjpeg's `vpackssdw` between the passes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn saturate16(x: __m256i) -> __m256i {
-    _mm256_max_epi32(
-        _mm256_min_epi32(x, _mm256_set1_epi32(32767)),
-        _mm256_set1_epi32(-32768),
-    )
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -142,8 +139,8 @@ unsafe fn saturate16(x: __m256i) -> __m256i {
 unsafe fn idct_avx2(coef: &[i16; 64], quant: &[i16; 64], out: &mut [u8], stride: usize) {
     let c = coef.as_ptr().cast::<__m128i>();
     let q = quant.as_ptr().cast::<__m128i>();
-    // Row u of coefficients, dequantised in 16 bits (vpmullw), then widened.
-    let rows16: [__m128i; 8] = std::array::from_fn(|u| {
+    // Row u of coefficients, dequantised in 16 bits (vpmullw).
+    let rows: [__m128i; 8] = std::array::from_fn(|u| {
         _mm_mullo_epi16(_mm_loadu_si128(c.add(u)), _mm_loadu_si128(q.add(u)))
     });
     let mut ac = _mm_setzero_si128();
@@ -151,30 +148,19 @@ unsafe fn idct_avx2(coef: &[i16; 64], quant: &[i16; 64], out: &mut [u8], stride:
         ac = _mm_or_si128(ac, _mm_loadu_si128(c.add(u)));
     }
     // Pass 1 over the columns (lanes = columns, vector = row of the result).
-    let work: [__m256i; 8] = if _mm_testz_si128(ac, ac) == 1 {
-        // No AC terms: every row is the DC row times 2^PASS1_BITS (in 16 bits, as libjpeg).
-        let dc = _mm256_cvtepi16_epi32(_mm_slli_epi16::<PASS1_BITS>(rows16[0]));
-        [dc; 8]
+    let work = if _mm_testz_si128(ac, ac) == 1 {
+        // No AC terms down the columns: every row is the first row times 2^PASS1_BITS (in 16
+        // bits, as libjpeg).
+        [_mm_slli_epi16::<PASS1_BITS>(rows[0]); 8]
     } else {
-        let v = rows16.map(|r| _mm256_cvtepi16_epi32(r));
-        pass(v, CONST_BITS - PASS1_BITS).map(|x| saturate16(x))
+        pass(rows, CONST_BITS - PASS1_BITS)
     };
-    // Pass 2 over the rows: transposed, lanes = rows, vector = column of the result.
-    let columns = pass(transpose(work), CONST_BITS + PASS1_BITS + 3);
-    let clamp = |x: __m256i| {
-        _mm256_max_epi32(
-            _mm256_min_epi32(x, _mm256_set1_epi32(127)),
-            _mm256_set1_epi32(-128),
-        )
-    };
-    let rows = transpose(columns.map(clamp));
-    let centre = _mm_set1_epi16(128);
-    for (y, row) in rows.iter().enumerate() {
-        // Eight 32-bit samples in -128..=127 to eight bytes, plus the range centre.
-        let lo = _mm256_castsi256_si128(*row);
-        let hi = _mm256_extracti128_si256::<1>(*row);
-        let words = _mm_add_epi16(_mm_packs_epi32(lo, hi), centre);
-        let bytes = _mm_packus_epi16(words, words);
+    // Pass 2 over the rows: transposed (lanes = rows), then back.
+    let result = transpose(pass(transpose(work), CONST_BITS + PASS1_BITS + 3));
+    let centre = _mm_set1_epi8(-128);
+    for (y, row) in result.iter().enumerate() {
+        // To 8 bits with saturation (vpacksswb), then the range centre added (vpaddb).
+        let bytes = _mm_add_epi8(_mm_packs_epi16(*row, *row), centre);
         let at = out.as_mut_ptr().add(y * stride).cast::<i64>();
         at.write_unaligned(_mm_cvtsi128_si64(bytes));
     }
