@@ -6,8 +6,10 @@
 //! coefficients, and refills its bit buffer several bytes at a time. It is strict where libjpeg
 //! is lenient: a bad code, a marker or the end of the data where a block is still being read, a
 //! coefficient past the 64th, an unexpected restart marker, any frame or table it does not
-//! know: [`decode`] returns `None` and the caller decodes the stream with libjpeg as before, so
+//! know: [`Scan::decode`] returns `None` and the caller decodes the stream with libjpeg as before, so
 //! damaged files answer as they always did.
+
+use crate::readers::jpeg_meta::segments;
 
 /// Bits resolved by one table lookup.
 const FAST_BITS: u32 = 10;
@@ -127,31 +129,11 @@ impl<'a> Scan<'a> {
     /// extended sequential Huffman JPEG of 8 bits, three components with 1×1 sampling, in
     /// one interleaved scan of all coefficients, with every table it names defined.
     pub(crate) fn parse(stream: &'a [u8]) -> Option<Self> {
-        if stream.get(..2)? != [0xFF, 0xD8] {
-            return None;
-        }
-        let mut pos = 2;
         let mut frame: Option<(u32, u32, [Component; 3])> = None;
         let mut quant = [None; 4];
         let (mut dc, mut ac): ([Option<Huffman>; 4], [Option<Huffman>; 4]) = Default::default();
         let mut restart_interval = 0;
-        loop {
-            if *stream.get(pos)? != 0xFF {
-                return None;
-            }
-            while *stream.get(pos)? == 0xFF {
-                pos += 1;
-            }
-            let marker = *stream.get(pos)?;
-            let len = usize::from(u16::from_be_bytes([
-                *stream.get(pos + 1)?,
-                *stream.get(pos + 2)?,
-            ]));
-            let body = stream.get(pos + 3..(pos + 1).checked_add(len)?)?;
-            if len < 2 {
-                return None;
-            }
-            pos += 1 + len;
+        for (marker, body, end) in segments(stream) {
             match marker {
                 0xDB => read_quant(body, &mut quant)?,
                 0xC4 => read_huffman(body, &mut dc, &mut ac)?,
@@ -187,17 +169,18 @@ impl<'a> Scan<'a> {
                         dc,
                         ac,
                         restart_interval,
-                        data: stream.get(pos..)?,
+                        data: stream.get(end..)?,
                     });
                 }
                 _ => return None,
             }
         }
+        None
     }
 
-    /// The frame's width and height.
-    pub(crate) fn size(&self) -> (u32, u32) {
-        (self.width, self.height)
+    /// The frame's width.
+    pub(crate) fn width(&self) -> u32 {
+        self.width
     }
 
     /// Decode the first `mcu_rows` rows of blocks, handing each block (component index 0–2,

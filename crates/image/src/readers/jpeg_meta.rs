@@ -18,6 +18,42 @@ pub(crate) struct JpegMeta {
     pub rgb_ids: bool,
 }
 
+/// The marker segments of a JPEG header from SOI up to and including SOS (or EOI): each marker
+/// with its segment's contents after the length, and the offset in `stream` just past the
+/// segment (for SOS, where the entropy-coded data starts).
+pub(crate) fn segments(stream: &[u8]) -> impl Iterator<Item = (u8, &[u8], usize)> {
+    let mut at = if stream.starts_with(&[0xFF, 0xD8]) {
+        2
+    } else {
+        usize::MAX
+    };
+    std::iter::from_fn(move || loop {
+        if at >= stream.len() {
+            return None;
+        }
+        let (Some(&0xFF), Some(&marker)) = (stream.get(at), stream.get(at + 1)) else {
+            return None;
+        };
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => at += 1,
+            0xD9 => {
+                let end = at + 2;
+                at = usize::MAX;
+                return Some((marker, &[][..], end));
+            }
+            _ => {
+                let len = stream.get(at + 2..at + 4)?;
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                let end = at + 2 + len;
+                let body = stream.get(at + 4..end.max(at + 4))?;
+                at = if marker == 0xDA { usize::MAX } else { end };
+                return Some((marker, body, end));
+            }
+        }
+    })
+}
+
 /// Walk the segments of `data` up to the first scan.
 pub(crate) fn parse(data: &[u8]) -> JpegMeta {
     let mut meta = JpegMeta {

@@ -11,6 +11,7 @@ use tessera_source::RandomAccess;
 use super::ifd::{tag, Ifd};
 use super::layout::{Layout, Photometric};
 use super::{raw_bytes, MAX_CHUNK_BYTES};
+use crate::readers::jpeg_meta::segments;
 use crate::ImageError;
 
 fn corrupt(what: &str) -> ImageError {
@@ -106,17 +107,17 @@ pub(crate) fn whole_image(
 
 /// Whether a JPEG stream reaches a start of scan, walking its markers from SOI.
 fn has_scan(stream: &[u8]) -> bool {
-    markers(stream).any(|(marker, _)| marker == 0xDA)
+    segments(stream).any(|(marker, _, _)| marker == 0xDA)
 }
 
 /// The restart interval, in MCUs, that ends at every strip of `rows` rows of the frame in the
 /// header `head`; `None` when the header has its own DRI, no frame, or strips that are not a
 /// whole number of MCU rows.
 fn restart_interval(head: &[u8], rows: u32) -> Option<u16> {
-    if markers(head).any(|(marker, _)| marker == 0xDD) {
+    if segments(head).any(|(marker, _, _)| marker == 0xDD) {
         return None;
     }
-    let (_, frame) = markers(head).find(|(marker, _)| matches!(marker, 0xC0 | 0xC1))?;
+    let (_, frame, _) = segments(head).find(|(marker, _, _)| matches!(marker, 0xC0 | 0xC1))?;
     // P, Y, X, Nf, then (id, HV, Tq) per component.
     let width = u32::from(u16::from_be_bytes([*frame.get(3)?, *frame.get(4)?]));
     let components = frame
@@ -131,43 +132,6 @@ fn restart_interval(head: &[u8], rows: u32) -> Option<u16> {
         return None;
     }
     u16::try_from(width.div_ceil(mcu_w) * (rows / mcu_h)).ok()
-}
-
-/// The marker segments of a JPEG header from SOI up to and including SOS (or EOI): each marker
-/// with its segment's contents after the length.
-fn markers(stream: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-    let mut at = if stream.starts_with(&[0xFF, 0xD8]) {
-        2
-    } else {
-        usize::MAX
-    };
-    std::iter::from_fn(move || loop {
-        if at >= stream.len() {
-            return None;
-        }
-        let (Some(&0xFF), Some(&marker)) = (stream.get(at), stream.get(at + 1)) else {
-            return None;
-        };
-        match marker {
-            // Fill bytes before a marker.
-            0xFF => at += 1,
-            0xD9 => {
-                at = usize::MAX;
-                return Some((marker, &[][..]));
-            }
-            _ => {
-                let len = stream.get(at + 2..at + 4)?;
-                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-                let body = stream.get(at + 4..(at + 2 + len).max(at + 4))?;
-                at = if marker == 0xDA {
-                    usize::MAX
-                } else {
-                    at + 2 + len
-                };
-                return Some((marker, body));
-            }
-        }
-    })
 }
 
 /// A standalone JPEG for one `width` x `rows` strip or tile of bare entropy-coded data, with
