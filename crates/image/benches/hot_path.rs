@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pyramid::{Options, Placement};
-use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, OutputFormat, Rect};
+use tessera_iiif::{plan, ApiVersion, Dimensions, ImageRequest, Limits, OutputFormat, Plan, Rect};
 use tessera_image::transform::resize::resize;
 use tessera_image::{
     encode, open, render, EncodeOptions, ImageReader, PixelLayout, Raster, ReadLimits,
@@ -62,6 +62,13 @@ fn rgb_jpeg_pyramid() -> Vec<u8> {
     .file
 }
 
+/// The plan of a IIIF 3.0 `default.jpg` request for `region` at `size` of a `side`² image.
+fn planned(region: &str, size: &str, side: u32) -> Plan {
+    let request =
+        ImageRequest::parse(ApiVersion::V3, region, size, "0", "default.jpg").expect("request");
+    plan(&request, Dimensions::new(side, side), &Limits::default()).expect("plan")
+}
+
 fn reader(file: &[u8]) -> Box<dyn ImageReader> {
     open(Arc::new(file.to_vec()), &ReadLimits::default()).expect("open")
 }
@@ -98,34 +105,14 @@ fn bench_read(c: &mut Criterion) {
         b.iter(|| r.read(black_box(tile), target).expect("read"))
     });
     let mut r = reader(&jpeg);
-    let single = {
-        let request = ImageRequest::parse(
-            ApiVersion::V3,
-            "1024,1024,1024,1024",
-            "256,256",
-            "0",
-            "default.jpg",
-        )
-        .expect("request");
-        plan(&request, Dimensions::new(4096, 4096), &Limits::default()).expect("plan")
-    };
+    let single = planned("1024,1024,1024,1024", "256,256", 4096);
     c.bench_function("render: one stored JPEG tile (passthrough)", |b| {
         b.iter(|| {
             render(r.as_mut(), black_box(&single), &RenderOptions::default()).expect("render")
         })
     });
     let mut r = reader(&jpeg);
-    let composed = {
-        let request = ImageRequest::parse(
-            ApiVersion::V3,
-            "1024,1024,2048,2048",
-            "512,512",
-            "0",
-            "default.jpg",
-        )
-        .expect("request");
-        plan(&request, Dimensions::new(4096, 4096), &Limits::default()).expect("plan")
-    };
+    let composed = planned("1024,1024,2048,2048", "512,512", 4096);
     c.bench_function(
         "render: a 512 px tile composed of four stored JPEG tiles",
         |b| {
@@ -135,17 +122,7 @@ fn bench_read(c: &mut Criterion) {
         },
     );
     let mut r = reader(&rgb_jpeg_pyramid());
-    let aligned = {
-        let request = ImageRequest::parse(
-            ApiVersion::V3,
-            "512,512,512,512",
-            "512,512",
-            "0",
-            "default.jpg",
-        )
-        .expect("request");
-        plan(&request, Dimensions::new(2048, 2048), &Limits::default()).expect("plan")
-    };
+    let aligned = planned("512,512,512,512", "512,512", 2048);
     c.bench_function(
         "render: a 512 px tile of four RGB-coded stored JPEG tiles (planes)",
         |b| {
