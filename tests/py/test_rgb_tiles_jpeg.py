@@ -42,10 +42,11 @@ def servers(images, tmp_path_factory):
     xyz = pyvips.Image.xyz(W, H)
     r = (xyz[0] * (255 / W)).cast("uchar")
     # Edges off the 8-pixel grid (a checker of 11 x 7 px cells): a plane or a window shifted by
-    # one pixel shows plainly, also through quality 80; a little noise besides.
+    # one pixel shows plainly, also through quality 80; a little noise besides, seeded so every run
+    # tests the same pixels.
     checker = ((xyz[0] / 11).floor() + (xyz[1] / 7).floor()).remainder(2) * 80
     g = (xyz[1] * (175 / H) + checker).cast("uchar")
-    b = (pyvips.Image.gaussnoise(W, H, mean=0, sigma=6) + (xyz[0] + xyz[1]) * (255 / (W + H))).cast("uchar")
+    b = (pyvips.Image.gaussnoise(W, H, mean=0, sigma=6, seed=1) + (xyz[0] + xyz[1]) * (255 / (W + H))).cast("uchar")
     rgb = r.bandjoin([g, b]).copy(interpretation="srgb")
     rgb.tiffsave(str(root / "rgb.tif"), tile=True, tile_width=256, tile_height=256, compression="jpeg", Q=95)
     running = {}
@@ -86,8 +87,13 @@ def test_jpeg_of_a_region_shows_what_libvips_decodes(servers, quality, region):
     reference = io.BytesIO()
     Image.fromarray(want).save(reference, "JPEG", quality=quality, subsampling=sampling)
     budget = _error(np.asarray(Image.open(reference).convert("RGB")), want)
+    # Two encoders round colour conversion and the DC differently by a level now and then: over a
+    # large region that averages out, over a single pixel it is a third of the mean error. So the
+    # allowance for rounding shrinks with the region (1/sqrt(pixels)), as independent errors do.
+    rounding = 1.0 / np.sqrt(w * h)
     error = _error(got, want)
-    assert error <= budget * 1.05 + 0.15, (region, quality, error, budget)
+    assert error <= budget * 1.05 + 0.15 + rounding, (region, quality, error, budget)
     # No channel is off on its own (a swapped or shifted plane moves one colour, not the mean).
     for channel in range(3):
-        assert _error(got[..., channel], want[..., channel]) <= 3 * budget + 1.0, (region, quality, channel)
+        off = _error(got[..., channel], want[..., channel])
+        assert off <= 3 * budget + 1.0 + rounding, (region, quality, channel, off)
