@@ -17,8 +17,12 @@ use tessera_image::{open, render, ImageError, ReadLimits, RenderOptions};
 pub const MAX_PIXELS: u64 = 4_000_000;
 
 /// Requests rendered from every image that opens: `region/size/rotation/quality.format` (3.0).
-const RENDERS: [[&str; 4]; 4] = [
+/// The full-resolution JPEG window reaches the JPEG paths that skip the raster: stored tiles
+/// joined in the DCT domain, and RGB-coded tiles decoded by Tessera's own entropy decoder into
+/// planes (`planar`).
+const RENDERS: [[&str; 4]; 5] = [
     ["full", "^!48,48", "0", "default.png"],
+    ["8,0,48,40", "max", "0", "default.jpg"],
     ["0,0,40,40", "max", "90", "gray.jpg"],
     ["square", "^17,", "!7.5", "bitonal.webp"],
     ["pct:50,50,50,50", "^!24,24", "180", "color.tif"],
