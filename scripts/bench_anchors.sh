@@ -10,7 +10,9 @@
 #   QUALITY (Tessera's JPEG quality, default 80: at least both anchors'), WORKLOADS, SERVERS,
 #   CARGO_TARGET_DIR (the build of Tessera to run, default ROOT/target),
 #   BUST (passed to run.sh: N>0 makes W3/W4/W5 cycle N equivalent URLs, so that Tessera's stampede
-#   protection, which lets identical concurrent requests share one render, does not count).
+#   protection, which lets identical concurrent requests share one render, does not count),
+#   SESSIONS (1, the default: after the load rounds, the viewer sessions of ../shared/bench/session.py on
+#   pyr.tif and big.jp2, one fresh server each, cold then warm; 0 skips them).
 # Needs Debian's wrk, iipimage-server, nginx, libvips-tools, libopenjp2-tools, GNU time and nasm (installed
 # when missing, as root), node and npm (for iiif-processor), and a release build of Tessera (built here).
 set -euo pipefail
@@ -79,11 +81,11 @@ start() {
   fi
   case "$1" in
     tessera)
-      "$TARGET_DIR/release/tessera" serve --config "$OUT/tessera.toml" > "$OUT/tessera.log" 2>&1 &
+      "$TARGET_DIR/release/tessera" serve --config "${TESSERA_CONFIG:-$OUT/tessera.toml}" > "$OUT/tessera.log" 2>&1 &
       PIDS=$!
       BASE=http://127.0.0.1:8300/iiif/3 ;;
     iipimage)
-      bash "$BENCH/anchors/iipsrv/start.sh" "$IMAGES" 8100 "$OUT/iip-run" 4 > "$OUT/iipsrv.log" 2>&1
+      bash "$BENCH/anchors/iipsrv/start.sh" "$IMAGES" 8100 "$OUT/iip-run" "${IIP_WORKERS:-4}" > "$OUT/iipsrv.log" 2>&1
       PIDS=$(tr '\n' ' ' < "$OUT/iip-run/pids")
       BASE=http://127.0.0.1:8100/iiif ;;
     iiif-processor)
@@ -124,8 +126,46 @@ for round in $(seq 1 "$ROUNDS"); do
   mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
 done
 
+# Viewer sessions: what a reader waits for. Each server is started fresh (Tessera with an empty pyramid
+# folder, so big.jp2's session is its first touch, its pyramid built meanwhile), the sessions run
+# once cold and, after a pause long enough for that build, once warm. session.py counts a tile whose
+# status is not 200 as an error; whether the answers are images at all is checked here, on one tile
+# per image (IIPImage 1.3 answers some JPEG 2000 tiles with an error page and status 200). IIPImage
+# gets one single-threaded worker per connection, as under wrk: nginx keeps its FastCGI connections
+# open, and a connection more than there are workers would wait for nginx's 60 s time limit (session.py uses 6).
+rm -rf "$OUT/sessions"
+if [ "${SESSIONS:-1}" != 0 ]; then
+  mkdir -p "$OUT/sessions"
+  { cat "$OUT/tessera.toml"; printf '[pyramid]\ndir = "%s"\n' "$OUT/session-pyramids"; } > "$OUT/tessera-sessions.toml"
+  for server in $SERVERS; do
+    echo "== sessions: $server"
+    rm -rf "$OUT/session-pyramids"
+    cat "$IMAGES"/* > /dev/null
+    TESSERA_CONFIG="$OUT/tessera-sessions.toml" IIP_WORKERS=6 start "$server"
+    for run in cold warm; do
+      python3 "$BENCH/session.py" "$BASE" pyr.tif big.jp2 --json "$OUT/sessions/$server-$run.json" || true
+      if [ "$run" = cold ]; then sleep "${SESSION_PAUSE:-12}"; fi
+    done
+    python3 - "$BASE" "$OUT/sessions/$server-images.json" <<'PY' || true
+import http.client, json, sys, urllib.parse
+base, out = sys.argv[1:3]
+u = urllib.parse.urlsplit(base)
+found = {}
+for ident in ("pyr.tif", "big.jp2"):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    # A tile of the second level, as a viewer asks for it in 2.1 and 3.0 syntax alike.
+    c.request("GET", f"{u.path}/{ident}/2048,2048,1024,1024/512,/0/default.jpg")
+    r = c.getresponse()
+    body = r.read()
+    found[ident] = r.status == 200 and body[:2] == b"\xff\xd8"
+json.dump(found, open(out, "w"))
+PY
+    stop "$server"
+  done
+fi
+
 python3 - "$OUT" "$QUALITY" "$ROUNDS" "$SECONDS_PER" <<'PY' | tee "$OUT/table.md"
-import csv, glob, os, statistics, sys
+import csv, glob, json, os, statistics, sys
 out, quality, rounds, secs = sys.argv[1:5]
 rows = {}
 for path in glob.glob(os.path.join(out, "runs", "*", "results.tsv")):
@@ -157,4 +197,40 @@ for wl in wls:
         a = med(anchor, wl, "req_s")
         ratios.append(f"{t / a:.1f}×" if t and a else "–")
     print(f"| {wl} | " + " | ".join(cell(s, wl) for s in servers) + " | " + " | ".join(ratios) + " |")
+sessions = {}
+for server in servers:
+    for run in ("cold", "warm"):
+        path = os.path.join(out, "sessions", f"{server}-{run}.json")
+        if os.path.exists(path):
+            for r in json.load(open(path)):
+                sessions[(server, r["identifier"], run)] = r
+if sessions:
+    print()
+    print("Viewer sessions (session.py, 8 views, 1600x1000, 6 connections): session ms · first view ms · "
+          "tile p50 ms · tiles (errors); cold = a fresh server, Tessera with an empty pyramid folder")
+    print()
+    print("| image | run | " + " | ".join(servers) + " |")
+    print("|---" * (len(servers) + 2) + "|")
+    for ident in ("pyr.tif", "big.jp2"):
+        for run in ("cold", "warm"):
+            cells = []
+            for server in servers:
+                r = sessions.get((server, ident, run))
+                images_path = os.path.join(out, "sessions", f"{server}-images.json")
+                images = json.load(open(images_path)) if os.path.exists(images_path) else {}
+                if r is None:
+                    cells.append("–")
+                    continue
+                cell_text = (f"{r['session_ms']:,.0f} · {r['first_view_ms']:,.0f} · {r['tile_p50_ms']:.1f} · "
+                             f"{r['tiles']} ({r['errors']})")
+                if images.get(ident) is False:
+                    cell_text += ", **not images**"
+                cells.append(cell_text)
+            print(f"| {ident} | {run} | " + " | ".join(cells) + " |")
+    print()
+    for server in servers:
+        for run in ("cold", "warm"):
+            a, b = sessions.get((server, "big.jp2", run)), sessions.get((server, "pyr.tif", run))
+            if a and b:
+                print(f"- {server}, {run}: big.jp2 ÷ pyr.tif {a['session_ms'] / b['session_ms']:.1f}×")
 PY
