@@ -202,8 +202,13 @@ for wl in wls:
         ratios.append(f"{t / a:.1f}×" if t and a else "–")
     print(f"| {wl} | " + " | ".join(cell(s, wl) for s in servers) + " | " + " | ".join(ratios) + " |")
 sessions = {}
-# The servers whose sessions ran: a missing session of one of them is an image it cannot open.
-started = {s for s in servers if os.path.exists(os.path.join(out, "sessions", f"{s}-images.json"))}
+# Each server's one-tile check, written when its sessions ran: a missing session of a server that
+# has one is an image it cannot open.
+images = {}
+for server in servers:
+    path = os.path.join(out, "sessions", f"{server}-images.json")
+    if os.path.exists(path):
+        images[server] = json.load(open(path))
 for server in servers:
     for run in ("cold", "warm"):
         for path in glob.glob(os.path.join(out, "sessions", f"{server}-{run}-*.json")):
@@ -221,14 +226,12 @@ if sessions:
             cells = []
             for server in servers:
                 r = sessions.get((server, ident, run))
-                images_path = os.path.join(out, "sessions", f"{server}-images.json")
-                images = json.load(open(images_path)) if os.path.exists(images_path) else {}
                 if r is None:
-                    cells.append("cannot serve" if server in started else "–")
+                    cells.append("cannot serve" if server in images else "–")
                     continue
                 cell_text = (f"{r['session_ms']:,.0f} · {r['first_view_ms']:,.0f} · {r['tile_p50_ms']:.1f} · "
                              f"{r['tiles']} ({r['errors']})")
-                if images.get(ident) is False:
+                if images.get(server, {}).get(ident) is False:
                     cell_text += ", **not images**"
                 cells.append(cell_text)
             print(f"| {ident} | {run} | " + " | ".join(cells) + " |")
